@@ -1,0 +1,29 @@
+//! Subcommands of the `sgdstab` binary.
+
+mod analyze;
+mod common;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Exact linear stability of SGD (Ma & Ying, NeurIPS 2021).
+#[derive(Debug, Parser)]
+#[command(name = "sgdstab", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Stability of SGD at a minimum from per-sample gradients: T_k spectra, Theorem 1 verdicts,
+    /// Prop. 1, Theorem 2 and Corollary 1.
+    Analyze(analyze::Args),
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Analyze(a) => analyze::run(a),
+    }
+}
