@@ -14,7 +14,9 @@ use crate::progress::Progress;
 use crate::prop1::{prop1, Prop1};
 use crate::reduction::{ReductionMethod, SpanReduction};
 use crate::sampling::{BatchModel, Sampling};
-use crate::spectrum::{eigensolver_error_bound, symmetric_eigenvalues, EigenBackend, SpectrumSummary};
+use crate::spectrum::{
+    eigensolver_error_bound, symmetric_eigenvalues, EigenBackend, SpectrumSummary,
+};
 use crate::stability::{cone_power_iteration, cone_start, ConeCheck, Termination, Verdict};
 use crate::symmetric::SymBasis;
 use serde::Serialize;
@@ -61,7 +63,13 @@ pub struct AnalyzeOptions {
     pub memory_budget: Option<u128>,
     /// Include every eigenvalue of every block in the report.
     pub full_spectrum: bool,
+    /// Largest `D` the dense path accepts (default [`DEFAULT_MAX_DENSE_DIM`]): a dense eigensolve
+    /// costs `O(D³)` (about a minute at `D = 8000` on 2 cores).
+    pub max_dense_dim: usize,
 }
+
+/// Default limit of the dense path.
+pub const DEFAULT_MAX_DENSE_DIM: usize = 8000;
 
 impl AnalyzeOptions {
     /// Defaults for everything but `lr`, `batch` and `orders`.
@@ -76,6 +84,7 @@ impl AnalyzeOptions {
             cone: ConeOptions::default(),
             memory_budget: None,
             full_spectrum: false,
+            max_dense_dim: DEFAULT_MAX_DENSE_DIM,
         }
     }
 }
@@ -83,7 +92,11 @@ impl AnalyzeOptions {
 /// Checks `η` finite and positive.
 pub fn check_lr(lr: f64) -> Result<()> {
     if !(lr.is_finite() && lr > 0.0) {
-        return Err(Error::parameter("--lr", lr, "the learning rate must be finite and > 0"));
+        return Err(Error::parameter(
+            "--lr",
+            lr,
+            "the learning rate must be finite and > 0",
+        ));
     }
     Ok(())
 }
@@ -95,7 +108,11 @@ pub const MAX_ORDER: usize = 32;
 /// Checks the orders: non-empty, every `1 <= k <= MAX_ORDER`.
 pub fn check_orders(orders: &[usize]) -> Result<()> {
     if orders.is_empty() {
-        return Err(Error::parameter("--order", "(none)", "give at least one order k >= 1"));
+        return Err(Error::parameter(
+            "--order",
+            "(none)",
+            "give at least one order k >= 1",
+        ));
     }
     for &k in orders {
         if k == 0 {
@@ -278,7 +295,9 @@ pub fn analyze(
         }
     }
     let max_k = *orders.iter().max().unwrap_or(&1);
-    let budget = opts.memory_budget.unwrap_or_else(crate::memory::default_budget_bytes);
+    let budget = opts
+        .memory_budget
+        .unwrap_or_else(crate::memory::default_budget_bytes);
     progress.begin("analyze", max_k as u64 + 2);
 
     progress.advance(0, "span reduction");
@@ -288,6 +307,17 @@ pub fn analyze(
     for j in 1..=max_k {
         if r > 0 {
             crate::moment_operator::check_dense_budget(r, j, budget)?;
+            let d = crate::combinatorics::sym_dim(r, j).unwrap_or(u128::MAX);
+            if d > opts.max_dense_dim as u128 {
+                return Err(Error::parameter(
+                    "--order",
+                    j,
+                    format!(
+                        "T_{j} on Sym^{j}(R^{r}) has dimension D = {d} > the dense limit {} (an O(D³) eigensolve); lower k or raise --max-dense-dim",
+                        opts.max_dense_dim
+                    ),
+                ));
+            }
         }
     }
     let h = red.hessian();
@@ -300,7 +330,7 @@ pub fn analyze(
     progress.advance(1, "moment operators");
 
     let mut blocks: Vec<Option<Block>> = vec![None; max_k + 1];
-    for j in 1..=max_k {
+    for (j, slot) in blocks.iter_mut().enumerate().skip(1) {
         progress.advance(0, &format!("T_{j}: building and solving"));
         if r == 0 {
             progress.advance(1, "");
@@ -323,7 +353,7 @@ pub fn analyze(
         } else {
             None
         };
-        blocks[j] = Some(Block {
+        *slot = Some(Block {
             summary,
             dim: t.dim,
             eigenvalues: vals,
@@ -361,9 +391,9 @@ pub fn analyze(
         }
         let mut verdicts = Vec::new();
         let (mut reduced_radius, mut error_bound) = (0.0f64, 0.0f64);
-        for j in 1..=k {
+        for (j, blk) in blocks.iter().enumerate().take(k + 1).skip(1) {
             let m = multiplicity_of(j)?;
-            let Some(b) = &blocks[j] else { continue };
+            let Some(b) = blk else { continue };
             if m == 0 {
                 continue;
             }
@@ -430,15 +460,34 @@ pub fn analyze(
                 ),
             });
         }
-        if k == 2 && p1.stable && reduced_radius > p1.value + p1.error_bound + error_bound {
-            findings.push(Finding {
-                check: "prop1=>order2".into(),
-                k,
-                message: format!(
-                    "Prop. 1 holds (q = {:.17e}) but the reduced 2nd-order radius {reduced_radius:.17e} exceeds q",
-                    p1.value
-                ),
-            });
+        // Prop. 1: ρ(T_2^{(b)}) <= q and ρ(T_1^{(b)})² <= q (DESIGN §6), so q <= 1 ⇒ order 2 stable.
+        if k == 2 {
+            let tol = p1.error_bound + error_bound;
+            for (j, power) in [(1usize, 2i32), (2, 1)] {
+                if let Some(b) = &blocks[j] {
+                    if b.summary.radius.powi(power) > p1.value + tol {
+                        findings.push(Finding {
+                            check: "prop1=>order2".into(),
+                            k,
+                            message: format!(
+                                "ρ(T_{j})^{power} = {:.17e} exceeds q = λmax E[MᵀM] = {:.17e}, which bounds it",
+                                b.summary.radius.powi(power),
+                                p1.value
+                            ),
+                        });
+                    }
+                }
+            }
+            if p1.stable && verdict == Verdict::Unstable {
+                findings.push(Finding {
+                    check: "prop1=>order2".into(),
+                    k,
+                    message: format!(
+                        "Prop. 1 holds (q = {:.17e}) but order 2 is unstable (reduced radius {reduced_radius:.17e})",
+                        p1.value
+                    ),
+                });
+            }
         }
         if let Some(c) = &cone {
             if c.ratio > c.block_radius * (1.0 + 1e-12) + error_bound {

@@ -59,11 +59,10 @@ pub fn theorem2(a: &Gradients, k: usize, lr: f64, batch: usize) -> Theorem2 {
             *m += x.powi(p);
         }
     }
-    let (argmax, max) = moments
-        .iter()
-        .map(|m| m / n as f64)
-        .enumerate()
-        .fold((0, f64::NEG_INFINITY), |(bi, bv), (i, v)| if v > bv { (i, v) } else { (bi, bv) });
+    let (argmax, max) = moments.iter().map(|m| m / n as f64).enumerate().fold(
+        (0, f64::NEG_INFINITY),
+        |(bi, bv), (i, v)| if v > bv { (i, v) } else { (bi, bv) },
+    );
     let bound = theorem2_bound(k, lr, batch);
     let ratio = max / bound;
     Theorem2 {

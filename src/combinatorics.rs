@@ -139,7 +139,10 @@ mod tests {
     fn shape_counts_sum_to_bell_numbers() {
         let bell = [1.0, 1.0, 2.0, 5.0, 15.0, 52.0, 203.0, 877.0, 4140.0];
         for (m, &b) in bell.iter().enumerate() {
-            let s: f64 = partitions(m).iter().map(|p| set_partitions_of_shape(p)).sum();
+            let s: f64 = partitions(m)
+                .iter()
+                .map(|p| set_partitions_of_shape(p))
+                .sum();
             assert_eq!(s, b, "Bell({m})");
         }
     }

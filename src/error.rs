@@ -43,18 +43,14 @@ pub enum Error {
         message: String,
     },
     /// The problem does not fit the memory budget of the chosen method.
-    #[error("{what} needs {needed_bytes} bytes ({needed_gib:.2} GiB) but the budget is {budget_bytes} bytes ({budget_gib:.2} GiB); {hint}")]
+    #[error("{what} needs {} but the memory budget is {}; {hint}", human_bytes(*.needed_bytes), human_bytes(*.budget_bytes))]
     TooLarge {
         /// What was to be allocated, with its dimensions.
         what: String,
-        /// Bytes needed.
+        /// Bytes needed (`u128::MAX` when it overflows).
         needed_bytes: u128,
-        /// The same in GiB.
-        needed_gib: f64,
         /// The budget in bytes.
         budget_bytes: u128,
-        /// The budget in GiB.
-        budget_gib: f64,
         /// What the user can do about it.
         hint: String,
     },
@@ -69,15 +65,12 @@ pub enum Error {
 }
 
 impl Error {
-    /// A [`Error::TooLarge`] with the GiB figures filled in.
+    /// A [`Error::TooLarge`].
     pub fn too_large(what: String, needed_bytes: u128, budget_bytes: u128, hint: &str) -> Self {
-        const GIB: f64 = (1u64 << 30) as f64;
         Error::TooLarge {
             what,
             needed_bytes,
-            needed_gib: needed_bytes as f64 / GIB,
             budget_bytes,
-            budget_gib: budget_bytes as f64 / GIB,
             hint: hint.to_string(),
         }
     }
@@ -89,6 +82,25 @@ impl Error {
             value: value.to_string(),
             message: message.into(),
         }
+    }
+}
+
+/// `1234567` → `"1.18 MiB (1234567 bytes)"`.
+pub fn human_bytes(b: u128) -> String {
+    if b == u128::MAX {
+        return "more than 2^128 bytes".into();
+    }
+    let units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < units.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b} bytes")
+    } else {
+        format!("{v:.2} {} ({b} bytes)", units[u])
     }
 }
 

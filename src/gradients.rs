@@ -25,7 +25,11 @@ impl Gradients {
         if data.len() != n * w {
             return Err(Error::InvalidInput {
                 context: context.to_string(),
-                message: format!("expected {} values for {n} × {w}, got {}", n * w, data.len()),
+                message: format!(
+                    "expected {} values for {n} × {w}, got {}",
+                    n * w,
+                    data.len()
+                ),
             });
         }
         if let Some(pos) = data.iter().position(|x| !x.is_finite()) {

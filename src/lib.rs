@@ -33,6 +33,7 @@
 //! | [`bounds`] | Theorem 2 and Corollary 1 |
 //! | [`analysis`] | the `analyze` report |
 //! | [`report`] | JSON and text rendering |
+//! | [`plots`] | SVG/PNG figures with an embedded font |
 
 #![warn(missing_docs)]
 
@@ -48,6 +49,7 @@ pub mod io;
 pub mod linop;
 pub mod memory;
 pub mod moment_operator;
+pub mod plots;
 pub mod progress;
 pub mod prop1;
 pub mod reduction;

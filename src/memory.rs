@@ -9,9 +9,7 @@ pub fn default_budget_bytes() -> u128 {
     {
         return v;
     }
-    available_bytes()
-        .map(|b| b / 5 * 4)
-        .unwrap_or(8u128 << 30)
+    available_bytes().map(|b| b / 5 * 4).unwrap_or(8u128 << 30)
 }
 
 /// `MemAvailable` from `/proc/meminfo`, in bytes.

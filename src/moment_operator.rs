@@ -196,7 +196,13 @@ impl<'a> MomentTerms<'a> {
         }
         if scales[k] != 0.0 {
             for l in 1..k {
-                bi_product(&self.alg, &self.top_prefix[l], &self.powers[l], scales[k], &mut out);
+                bi_product(
+                    &self.alg,
+                    &self.top_prefix[l],
+                    &self.powers[l],
+                    scales[k],
+                    &mut out,
+                );
             }
             if self.top_scalar != 0.0 {
                 let r = self.alg.r();
@@ -350,7 +356,7 @@ pub fn check_dense_budget(r: usize, k: usize, budget_bytes: u128) -> Result<()> 
             ),
             need.unwrap_or(u128::MAX),
             budget_bytes,
-            "lower the order k, reduce the number of samples (the rank r <= n), or raise SGDSTAB_MEMORY_BYTES",
+            "lower the order k or the number of samples (r <= n), or raise SGDSTAB_MEMORY_BYTES",
         )),
     }
 }

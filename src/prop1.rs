@@ -72,7 +72,8 @@ fn second_moment_with_magnitude(
             let id = if row == c { 1.0 } else { 0.0 };
             let sb = sbar[row + c * r];
             out[row + c * r] = id - 2.0 * lr * h[(row, c)] + lr * lr * ((1.0 - p) * h2 + p * sb);
-            let mag = id + 2.0 * lr * h[(row, c)].abs() + lr * lr * ((1.0 - p) * h2abs + p * sb.abs());
+            let mag =
+                id + 2.0 * lr * h[(row, c)].abs() + lr * lr * ((1.0 - p) * h2abs + p * sb.abs());
             mag2 += mag * mag;
         }
     }

@@ -60,7 +60,11 @@ impl SpanReduction {
         let (n, w) = (a.n(), a.w());
         let tau = match relative_tolerance {
             Some(t) if !(t.is_finite() && (0.0..1.0).contains(&t)) => {
-                return Err(Error::parameter("--rank-tol", t, "must be finite and in [0, 1)"))
+                return Err(Error::parameter(
+                    "--rank-tol",
+                    t,
+                    "must be finite and in [0, 1)",
+                ))
             }
             Some(t) => t,
             None => n.max(w) as f64 * f64::EPSILON,
@@ -69,7 +73,14 @@ impl SpanReduction {
         let par = faer::get_global_parallelism();
         if w <= n {
             let mut c = faer::Mat::<f64>::zeros(w, w);
-            faer::linalg::matmul::matmul(&mut c, faer::Accum::Replace, am.transpose(), am, 1.0, par);
+            faer::linalg::matmul::matmul(
+                &mut c,
+                faer::Accum::Replace,
+                am.transpose(),
+                am,
+                1.0,
+                par,
+            );
             let evd = c
                 .self_adjoint_eigen(faer::Side::Lower)
                 .map_err(|e| Error::Numerical {
@@ -115,7 +126,14 @@ impl SpanReduction {
             })
         } else {
             let mut g = faer::Mat::<f64>::zeros(n, n);
-            faer::linalg::matmul::matmul(&mut g, faer::Accum::Replace, am, am.transpose(), 1.0, par);
+            faer::linalg::matmul::matmul(
+                &mut g,
+                faer::Accum::Replace,
+                am,
+                am.transpose(),
+                1.0,
+                par,
+            );
             Self::from_row_gram(g.as_ref(), w, Some(tau))
         }
     }
@@ -231,15 +249,28 @@ mod tests {
         ];
         for a in [
             Gradients::from_rows(&rows).unwrap(),
-            Gradients::from_rows(&(0..5).map(|j| rows.iter().map(|r| r[j]).collect()).collect::<Vec<_>>()).unwrap(),
+            Gradients::from_rows(
+                &(0..5)
+                    .map(|j| rows.iter().map(|r| r[j]).collect())
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap(),
         ] {
             let red = SpanReduction::new(&a, None).unwrap();
             assert_eq!(red.rank, 2);
             for i in 0..a.n() {
                 for j in 0..a.n() {
                     let want: f64 = a.row(i).iter().zip(a.row(j)).map(|(x, y)| x * y).sum();
-                    let got: f64 = red.coord(i).iter().zip(red.coord(j)).map(|(x, y)| x * y).sum();
-                    assert!((want - got).abs() < 1e-12 * (1.0 + want.abs()), "{want} {got}");
+                    let got: f64 = red
+                        .coord(i)
+                        .iter()
+                        .zip(red.coord(j))
+                        .map(|(x, y)| x * y)
+                        .sum();
+                    assert!(
+                        (want - got).abs() < 1e-12 * (1.0 + want.abs()),
+                        "{want} {got}"
+                    );
                 }
             }
         }

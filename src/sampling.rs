@@ -100,11 +100,7 @@ impl BatchModel {
                 format!("the batch size must satisfy 1 <= B <= n = {n}"),
             ));
         }
-        Ok(BatchModel {
-            n,
-            batch,
-            sampling,
-        })
+        Ok(BatchModel { n, batch, sampling })
     }
 
     /// `φ(y^L)`: the factorial moment `E[Π_b (z_{i_b})_{l_b}]` over pairwise distinct indices
@@ -272,7 +268,7 @@ mod tests {
             Sampling::WithReplacement => {
                 let mut idx = vec![0usize; b];
                 loop {
-                    let mut z = vec![0.0; n];
+                    let mut z = vec![0.0f64; n];
                     for &i in &idx {
                         z[i] += 1.0;
                     }
@@ -323,7 +319,10 @@ mod tests {
             let t = m.kappa_table(3);
             let want = brute_w(n, b, sampling, &[3]) - 3.0 * brute_w(n, b, sampling, &[2, 1])
                 + 2.0 * brute_w(n, b, sampling, &[1, 1, 1]);
-            assert!((t.get(&[3]).unwrap().kappa - want).abs() < 1e-14, "{sampling}");
+            assert!(
+                (t.get(&[3]).unwrap().kappa - want).abs() < 1e-14,
+                "{sampling}"
+            );
             // κ((2,1)) = w(12|3) − w(1|2|3)
             let want = brute_w(n, b, sampling, &[2, 1]) - brute_w(n, b, sampling, &[1, 1, 1]);
             assert!((t.get(&[2, 1]).unwrap().kappa - want).abs() < 1e-14);
@@ -360,7 +359,11 @@ mod tests {
         let t = m.kappa_table(4);
         for (order, entries) in t.by_order.iter().enumerate() {
             for e in entries {
-                let want = if e.shape.iter().all(|&p| p == 1) { 1.0 } else { 0.0 };
+                let want = if e.shape.iter().all(|&p| p == 1) {
+                    1.0
+                } else {
+                    0.0
+                };
                 assert!((e.kappa - want).abs() < 1e-14, "{order} {:?}", e.shape);
             }
         }

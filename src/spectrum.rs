@@ -9,14 +9,26 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Which dense symmetric eigensolver to use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+///
+/// The default is faer, or LAPACK when the crate is built with the `lapack` feature (so that
+/// `cargo test --features lapack` runs every test through `dsyevd`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EigenBackend {
-    /// faer's self-adjoint eigensolver (default, pure Rust).
-    #[default]
+    /// faer's self-adjoint eigensolver (pure Rust).
     Faer,
     /// LAPACK `dsyevd` (feature `lapack`).
     Lapack,
+}
+
+impl Default for EigenBackend {
+    fn default() -> Self {
+        if cfg!(feature = "lapack") {
+            EigenBackend::Lapack
+        } else {
+            EigenBackend::Faer
+        }
+    }
 }
 
 impl EigenBackend {
@@ -49,7 +61,9 @@ impl FromStr for EigenBackend {
         match s {
             "faer" => Ok(EigenBackend::Faer),
             "lapack" => Ok(EigenBackend::Lapack),
-            o => Err(format!("unknown eigensolver '{o}' (expected 'faer' or 'lapack')")),
+            o => Err(format!(
+                "unknown eigensolver '{o}' (expected 'faer' or 'lapack')"
+            )),
         }
     }
 }
@@ -99,7 +113,17 @@ fn lapack_eigenvalues(a: &[f64], d: usize) -> Result<Vec<f64>> {
     let mut liwork_q = [0i32];
     unsafe {
         lapack::dsyevd(
-            b'N', b'L', n, &mut work_a, n, &mut w, &mut lwork_q, -1, &mut liwork_q, -1, &mut info,
+            b'N',
+            b'L',
+            n,
+            &mut work_a,
+            n,
+            &mut w,
+            &mut lwork_q,
+            -1,
+            &mut liwork_q,
+            -1,
+            &mut info,
         );
     }
     if info != 0 {
@@ -114,7 +138,17 @@ fn lapack_eigenvalues(a: &[f64], d: usize) -> Result<Vec<f64>> {
     let mut iwork = vec![0i32; liwork.max(1) as usize];
     unsafe {
         lapack::dsyevd(
-            b'N', b'L', n, &mut work_a, n, &mut w, &mut work, lwork, &mut iwork, liwork, &mut info,
+            b'N',
+            b'L',
+            n,
+            &mut work_a,
+            n,
+            &mut w,
+            &mut work,
+            lwork,
+            &mut iwork,
+            liwork,
+            &mut info,
         );
     }
     if info != 0 {
@@ -133,6 +167,29 @@ fn lapack_eigenvalues(_a: &[f64], _d: usize) -> Result<Vec<f64>> {
         "lapack",
         "this build has no LAPACK; rebuild with `--features lapack` (needs libopenblas-dev)",
     ))
+}
+
+#[cfg(all(test, feature = "lapack"))]
+mod lapack_tests {
+    use super::*;
+
+    #[test]
+    fn lapack_and_faer_agree() {
+        let d = 40;
+        let mut a = vec![0.0; d * d];
+        for i in 0..d {
+            for j in 0..=i {
+                let v = ((i * 7 + j * 13) % 11) as f64 - 5.0 + if i == j { 3.0 } else { 0.0 };
+                a[i + j * d] = v;
+                a[j + i * d] = v;
+            }
+        }
+        let f = symmetric_eigenvalues(&a, d, EigenBackend::Faer).unwrap();
+        let l = symmetric_eigenvalues(&a, d, EigenBackend::Lapack).unwrap();
+        for (x, y) in f.iter().zip(&l) {
+            assert!((x - y).abs() < 1e-11, "{x} {y}");
+        }
+    }
 }
 
 /// Extreme eigenvalues and spectral radius of a symmetric matrix, with an error bound.

@@ -41,7 +41,9 @@ impl SymBasis {
     /// The basis of `Sym^k(R^r)`. Fails if `D` does not fit in memory-addressable sizes.
     pub fn new(r: usize, k: usize) -> Result<Self> {
         let dim = sym_dim(r, k)
-            .filter(|&d| d <= (u32::MAX as u128) && d * (k.max(1) as u128) <= (isize::MAX as u128) / 8)
+            .filter(|&d| {
+                d <= (u32::MAX as u128) && d * (k.max(1) as u128) <= (isize::MAX as u128) / 8
+            })
             .ok_or_else(|| {
                 Error::too_large(
                     format!("the basis of Sym^{k}(R^{r})"),
@@ -59,7 +61,11 @@ impl SymBasis {
             binom[i * (k + 1)] = 1;
             for j in 1..=k.min(i) {
                 let a = binom[(i - 1) * (k + 1) + j - 1];
-                let b = if j <= i - 1 { binom[(i - 1) * (k + 1) + j] } else { 0 };
+                let b = if j < i {
+                    binom[(i - 1) * (k + 1) + j]
+                } else {
+                    0
+                };
                 binom[i * (k + 1) + j] = a.saturating_add(b);
             }
         }
@@ -188,7 +194,9 @@ pub struct SymAlgebra {
 impl SymAlgebra {
     /// Bases of degrees `0..=k` over `R^r`.
     pub fn new(r: usize, k: usize) -> Result<Self> {
-        let bases = (0..=k).map(|j| SymBasis::new(r, j)).collect::<Result<_>>()?;
+        let bases = (0..=k)
+            .map(|j| SymBasis::new(r, j))
+            .collect::<Result<_>>()?;
         Ok(SymAlgebra { r, bases })
     }
 
@@ -452,22 +460,24 @@ pub fn bi_product(alg: &SymAlgebra, p: &BiPoly, q: &BiPoly, s: f64, out: &mut [f
     let splits = alg.splits(a, b);
     let add = alg.add_table(a, b);
     let (da, db) = (p.dim, q.dim);
-    out.par_chunks_mut(dout).enumerate().for_each(|(beta, col)| {
-        for &(ta, tb) in splits.of(beta) {
-            let pcol = &p.data[ta as usize * da..(ta as usize + 1) * da];
-            let qcol = &q.data[tb as usize * db..(tb as usize + 1) * db];
-            for (ra, &x) in pcol.iter().enumerate() {
-                if x == 0.0 {
-                    continue;
-                }
-                let sx = s * x;
-                let addrow = &add[ra * db..(ra + 1) * db];
-                for (&dst, &y) in addrow.iter().zip(qcol) {
-                    col[dst as usize] += sx * y;
+    out.par_chunks_mut(dout)
+        .enumerate()
+        .for_each(|(beta, col)| {
+            for &(ta, tb) in splits.of(beta) {
+                let pcol = &p.data[ta as usize * da..(ta as usize + 1) * da];
+                let qcol = &q.data[tb as usize * db..(tb as usize + 1) * db];
+                for (ra, &x) in pcol.iter().enumerate() {
+                    if x == 0.0 {
+                        continue;
+                    }
+                    let sx = s * x;
+                    let addrow = &add[ra * db..(ra + 1) * db];
+                    for (&dst, &y) in addrow.iter().zip(qcol) {
+                        col[dst as usize] += sx * y;
+                    }
                 }
             }
-        }
-    });
+        });
 }
 
 /// `out += s · (I_j ⊙ L)` with `I_j = Σ_{|ν| = j} x^ν y^ν / ν!` (the identity operator on
@@ -483,16 +493,18 @@ pub fn embed_identity(alg: &SymAlgebra, j: usize, l: &BiPoly, s: f64, out: &mut 
     let splits = alg.splits(j, m);
     let add = alg.add_table(j, m);
     let dm = l.dim;
-    out.par_chunks_mut(dout).enumerate().for_each(|(beta, col)| {
-        for &(nu, delta) in splits.of(beta) {
-            let w = s / bj.factorial(nu as usize);
-            let lcol = &l.data[delta as usize * dm..(delta as usize + 1) * dm];
-            let addrow = &add[nu as usize * dm..(nu as usize + 1) * dm];
-            for (&dst, &y) in addrow.iter().zip(lcol) {
-                col[dst as usize] += w * y;
+    out.par_chunks_mut(dout)
+        .enumerate()
+        .for_each(|(beta, col)| {
+            for &(nu, delta) in splits.of(beta) {
+                let w = s / bj.factorial(nu as usize);
+                let lcol = &l.data[delta as usize * dm..(delta as usize + 1) * dm];
+                let addrow = &add[nu as usize * dm..(nu as usize + 1) * dm];
+                for (&dst, &y) in addrow.iter().zip(lcol) {
+                    col[dst as usize] += w * y;
+                }
             }
-        }
-    });
+        });
 }
 
 #[cfg(test)]
@@ -518,7 +530,14 @@ mod tests {
         let order: Vec<Vec<u32>> = (0..6).map(|a| b.elem(a).to_vec()).collect();
         assert_eq!(
             order,
-            vec![vec![0, 0], vec![0, 1], vec![1, 1], vec![0, 2], vec![1, 2], vec![2, 2]]
+            vec![
+                vec![0, 0],
+                vec![0, 1],
+                vec![1, 1],
+                vec![0, 2],
+                vec![1, 2],
+                vec![2, 2]
+            ]
         );
     }
 

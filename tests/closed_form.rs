@@ -23,9 +23,23 @@ fn closed_form_equals_brute_force_for_k_1_to_4_both_schemes() {
     for case in 0..24 {
         let sampling = Sampling::ALL[case % 2];
         let k = 1 + (case / 2) % 4;
-        let n = rng.int(2, if sampling == Sampling::WithReplacement { 5 } else { 7 });
+        let n = rng.int(
+            2,
+            if sampling == Sampling::WithReplacement {
+                5
+            } else {
+                7
+            },
+        );
         let r = rng.int(1, if k >= 3 { 3 } else { 4 });
-        let b = rng.int(1, n.min(if sampling == Sampling::WithReplacement { 3 } else { n }));
+        let b = rng.int(
+            1,
+            n.min(if sampling == Sampling::WithReplacement {
+                3
+            } else {
+                n
+            }),
+        );
         let scale = 0.3 + 1.5 * rng.uniform();
         let rows: Vec<Vec<f64>> = rng
             .matrix(n, r)
@@ -87,13 +101,20 @@ fn hand_computed_scalar_case() {
     let rows = vec![vec![1.0], vec![2.0], vec![3.0]];
     let flat = [1.0, 2.0, 3.0];
     let cases: [(Sampling, &[f64]); 2] = [
-        (Sampling::WithoutReplacement, &[0.2 / 3.0, 0.34 / 3.0, 0.098 / 3.0, 0.0706 / 3.0]),
-        (Sampling::WithReplacement, &[0.6 / 9.0, 2.0 / 9.0, 0.204 / 9.0]),
+        (
+            Sampling::WithoutReplacement,
+            &[0.2 / 3.0, 0.34 / 3.0, 0.098 / 3.0, 0.0706 / 3.0],
+        ),
+        (
+            Sampling::WithReplacement,
+            &[0.6 / 9.0, 2.0 / 9.0, 0.204 / 9.0],
+        ),
     ];
     for (sampling, values) in cases {
         let model = BatchModel::new(3, 2, sampling).unwrap();
         for (k, want) in values.iter().enumerate() {
-            let t = DenseMoment::build_from_coords(&flat, 3, 1, k + 1, 0.2, &model, 1 << 30).unwrap();
+            let t =
+                DenseMoment::build_from_coords(&flat, 3, 1, k + 1, 0.2, &model, 1 << 30).unwrap();
             assert_eq!(t.matrix.len(), 1);
             let bound = t.build_error_bound();
             assert!(bound < 1e-12, "bound {bound}");
@@ -154,7 +175,10 @@ fn full_batch_without_replacement_is_gradient_descent() {
             }
         }
     }
-    let mu: Vec<f64> = sym_eigenvalues(&h, 3).iter().map(|l| 1.0 - lr * l).collect();
+    let mu: Vec<f64> = sym_eigenvalues(&h, 3)
+        .iter()
+        .map(|l| 1.0 - lr * l)
+        .collect();
     let mut want = Vec::new();
     for a in 0..3 {
         for b in a..3 {

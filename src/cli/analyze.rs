@@ -33,8 +33,8 @@ pub struct Args {
     /// Relative rank tolerance τ (default max(n, w)·ε): Gram eigenvalues <= τ·λ_max are dropped.
     #[arg(long = "rank-tol", value_name = "TAU")]
     rank_tol: Option<f64>,
-    /// Dense eigensolver: faer (default) or lapack (needs the `lapack` feature).
-    #[arg(long, value_name = "NAME", default_value = "faer")]
+    /// Dense eigensolver: faer, or lapack (needs the `lapack` feature; then the default).
+    #[arg(long, value_name = "NAME", default_value_t = EigenBackend::default())]
     eigensolver: EigenBackend,
     /// Iteration limit of the Theorem 1 cone power iteration (even k).
     #[arg(long = "cone-max-iter", value_name = "N", default_value_t = 5000)]
@@ -42,6 +42,9 @@ pub struct Args {
     /// Relative residual at which the cone iteration stops.
     #[arg(long = "cone-tol", value_name = "TOL", default_value_t = 1e-10)]
     cone_tol: f64,
+    /// Largest dense dimension D = C(r + k − 1, k) accepted (the eigensolve costs O(D³)).
+    #[arg(long = "max-dense-dim", value_name = "D", default_value_t = sgdstab::analysis::DEFAULT_MAX_DENSE_DIM)]
+    max_dense_dim: usize,
     /// Include every eigenvalue of every block in the JSON.
     #[arg(long)]
     spectrum: bool,
@@ -58,10 +61,18 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     sgdstab::analysis::check_lr(a.lr)?;
     sgdstab::analysis::check_orders(&a.order.0)?;
     if a.batch == 0 {
-        anyhow::bail!(sgdstab::Error::parameter("--batch", 0, "the batch size must be >= 1"));
+        anyhow::bail!(sgdstab::Error::parameter(
+            "--batch",
+            0,
+            "the batch size must be >= 1"
+        ));
     }
     if !(a.cone_tol.is_finite() && a.cone_tol > 0.0) {
-        anyhow::bail!(sgdstab::Error::parameter("--cone-tol", a.cone_tol, "must be finite and > 0"));
+        anyhow::bail!(sgdstab::Error::parameter(
+            "--cone-tol",
+            a.cone_tol,
+            "must be finite and > 0"
+        ));
     }
     let grads = sgdstab::io::read_gradients(&a.grads)?;
     let opts = AnalyzeOptions {
@@ -73,6 +84,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             max_iterations: a.cone_max_iter,
         },
         full_spectrum: a.spectrum,
+        max_dense_dim: a.max_dense_dim,
         ..AnalyzeOptions::new(a.lr, a.batch, a.order.0.clone())
     };
     let bar = Bar::new(a.quiet);

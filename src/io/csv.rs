@@ -106,8 +106,12 @@ mod tests {
 
     #[test]
     fn errors() {
-        assert!(parse(b"1,2\n3\n").unwrap_err().contains("line 2 has 1 fields"));
-        assert!(parse(b"1,2\n3,x\n").unwrap_err().contains("'x' is not a number"));
+        assert!(parse(b"1,2\n3\n")
+            .unwrap_err()
+            .contains("line 2 has 1 fields"));
+        assert!(parse(b"1,2\n3,x\n")
+            .unwrap_err()
+            .contains("'x' is not a number"));
         assert!(parse(b"a,b\n").unwrap_err().contains("no data rows"));
         assert!(parse(b"\xff\xfe").unwrap_err().contains("UTF-8"));
     }

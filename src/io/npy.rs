@@ -61,7 +61,10 @@ pub fn shape_string(s: &[usize]) -> String {
         1 => format!("({},)", s[0]),
         _ => format!(
             "({})",
-            s.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+            s.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }
@@ -143,7 +146,11 @@ fn decode(c: &[u8], dtype: Dtype, little: bool) -> f64 {
         (Dtype::F32, false) => f32::from_be_bytes(c.try_into().unwrap_or([0; 4])) as f64,
         (Dtype::F16, le) => {
             let b: [u8; 2] = c.try_into().unwrap_or([0; 2]);
-            f16_to_f64(if le { u16::from_le_bytes(b) } else { u16::from_be_bytes(b) })
+            f16_to_f64(if le {
+                u16::from_le_bytes(b)
+            } else {
+                u16::from_be_bytes(b)
+            })
         }
     }
 }
@@ -209,11 +216,9 @@ fn parse_header(h: &str) -> Result<(Dtype, bool, bool, Vec<usize>), String> {
         "f8" => Dtype::F64,
         "f4" => Dtype::F32,
         "f2" => Dtype::F16,
-        _ => {
-            return Err(format!(
-                "unsupported dtype '{descr}' (expected float64 '<f8', float32 '<f4' or float16 '<f2')"
-            ))
-        }
+        _ => return Err(format!(
+            "unsupported dtype '{descr}' (expected float64 '<f8', float32 '<f4' or float16 '<f2')"
+        )),
     };
     let fortran = match dict_value(h, "fortran_order").map(str::trim) {
         Some("True") => true,
@@ -322,10 +327,16 @@ mod tests {
     #[test]
     fn errors_name_the_problem() {
         let bytes = to_bytes(&[2, 3], &[0.0; 6]);
-        assert!(parse(&bytes[..bytes.len() - 1]).unwrap_err().contains("truncated"));
+        assert!(parse(&bytes[..bytes.len() - 1])
+            .unwrap_err()
+            .contains("truncated"));
         assert!(parse(b"hello").unwrap_err().contains("magic"));
         let one_d = to_bytes(&[6], &[0.0; 6]);
-        assert!(parse(&one_d).unwrap().into_matrix().unwrap_err().contains("1-D"));
+        assert!(parse(&one_d)
+            .unwrap()
+            .into_matrix()
+            .unwrap_err()
+            .contains("1-D"));
         let mut int = to_bytes(&[2, 3], &[0.0; 6]);
         let h = String::from_utf8_lossy(&int[10..]).into_owned();
         let pos = h.find("<f8").unwrap();

@@ -84,10 +84,19 @@ impl<'a> ser::Serializer for &'a mut Checker {
     fn serialize_unit_struct(self, _: &'static str) -> Result<(), NonFinite> {
         Ok(())
     }
-    fn serialize_unit_variant(self, _: &'static str, _: u32, _: &'static str) -> Result<(), NonFinite> {
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+    ) -> Result<(), NonFinite> {
         Ok(())
     }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, v: &T) -> Result<(), NonFinite> {
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        v: &T,
+    ) -> Result<(), NonFinite> {
         v.serialize(self)
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
@@ -111,7 +120,13 @@ impl<'a> ser::Serializer for &'a mut Checker {
     fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Seq<'a>, NonFinite> {
         Ok(Seq { c: self, index: 0 })
     }
-    fn serialize_tuple_variant(self, _: &'static str, _: u32, _: &'static str, _: usize) -> Result<Seq<'a>, NonFinite> {
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Seq<'a>, NonFinite> {
         Ok(Seq { c: self, index: 0 })
     }
     fn serialize_map(self, _: Option<usize>) -> Result<Seq<'a>, NonFinite> {
@@ -120,7 +135,13 @@ impl<'a> ser::Serializer for &'a mut Checker {
     fn serialize_struct(self, _: &'static str, _: usize) -> Result<Seq<'a>, NonFinite> {
         Ok(Seq { c: self, index: 0 })
     }
-    fn serialize_struct_variant(self, _: &'static str, _: u32, _: &'static str, _: usize) -> Result<Seq<'a>, NonFinite> {
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Seq<'a>, NonFinite> {
         Ok(Seq { c: self, index: 0 })
     }
 }
@@ -182,7 +203,11 @@ impl ser::SerializeMap for Seq<'_> {
 impl ser::SerializeStruct for Seq<'_> {
     type Ok = ();
     type Error = NonFinite;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, v: &T) -> Result<(), NonFinite> {
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        v: &T,
+    ) -> Result<(), NonFinite> {
         self.field(key, v)
     }
     fn end(self) -> Result<(), NonFinite> {
@@ -193,7 +218,11 @@ impl ser::SerializeStruct for Seq<'_> {
 impl ser::SerializeStructVariant for Seq<'_> {
     type Ok = ();
     type Error = NonFinite;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, v: &T) -> Result<(), NonFinite> {
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        v: &T,
+    ) -> Result<(), NonFinite> {
         self.field(key, v)
     }
     fn end(self) -> Result<(), NonFinite> {

@@ -21,7 +21,10 @@ pub fn analysis(r: &AnalysisReport) -> String {
     let _ = writeln!(
         s,
         "sgdstab analyze{}",
-        r.input.as_deref().map(|p| format!(": {p}")).unwrap_or_default()
+        r.input
+            .as_deref()
+            .map(|p| format!(": {p}"))
+            .unwrap_or_default()
     );
     let _ = writeln!(
         s,
@@ -44,7 +47,11 @@ pub fn analysis(r: &AnalysisReport) -> String {
         s,
         "  sharpness λmax(H) = {}  (GD threshold 2/λmax = {}), flatness Tr H = {}",
         num(r.sharpness),
-        if r.sharpness > 0.0 { num(2.0 / r.sharpness) } else { "∞".into() },
+        if r.sharpness > 0.0 {
+            num(2.0 / r.sharpness)
+        } else {
+            "∞".into()
+        },
         num(r.flatness)
     );
     let _ = writeln!(
@@ -52,7 +59,11 @@ pub fn analysis(r: &AnalysisReport) -> String {
         "\nProp. 1 (sufficient for 2nd order): q = λmax E[MᵀM] = {} ± {:.1e} → {}",
         num(r.prop1.value),
         r.prop1.error_bound,
-        if r.prop1.stable { "holds (2nd-order stable)" } else { "does not hold (inconclusive)" }
+        if r.prop1.stable {
+            "holds (2nd-order stable)"
+        } else {
+            "does not hold (inconclusive)"
+        }
     );
     let _ = writeln!(s, "\nTheorem 1 (k-th order linear stability):");
     let _ = writeln!(
@@ -85,7 +96,10 @@ pub fn analysis(r: &AnalysisReport) -> String {
             cone
         );
     }
-    let _ = writeln!(s, "\n  blocks (spectrum of T_k on Sym^k(R^w) = ⋃_j spec T_j on Sym^j(R^r)):");
+    let _ = writeln!(
+        s,
+        "\n  blocks (spectrum of T_k on Sym^k(R^w) = ⋃_j spec T_j on Sym^j(R^r)):"
+    );
     for o in &r.orders {
         let parts: Vec<String> = o
             .blocks
@@ -116,7 +130,10 @@ pub fn analysis(r: &AnalysisReport) -> String {
         );
     }
     if r.consistency.ok {
-        let _ = writeln!(s, "\nConsistency: every implication checked holds on this input.");
+        let _ = writeln!(
+            s,
+            "\nConsistency: every implication checked holds on this input."
+        );
     } else {
         let _ = writeln!(s, "\nConsistency FINDINGS (counterexample or bug):");
         for f in &r.consistency.findings {

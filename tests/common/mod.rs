@@ -37,7 +37,9 @@ impl Rng {
     }
     /// `n × w` standard normal rows.
     pub fn matrix(&mut self, n: usize, w: usize) -> Vec<Vec<f64>> {
-        (0..n).map(|_| (0..w).map(|_| self.normal()).collect()).collect()
+        (0..n)
+            .map(|_| (0..w).map(|_| self.normal()).collect())
+            .collect()
     }
 }
 
