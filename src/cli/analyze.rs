@@ -1,6 +1,6 @@
 //! `sgdstab analyze`.
 
-use super::common::{parse_list, write_output, Bar, List};
+use super::common::{parse_list, write_output, Bar, GradsInput, List};
 use sgdstab::analysis::{analyze, AnalyzeOptions, ConeOptions};
 use sgdstab::{EigenBackend, Sampling};
 use std::path::PathBuf;
@@ -9,9 +9,8 @@ use std::process::ExitCode;
 /// Arguments of `analyze`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Per-sample gradients: an n × w array (rows = samples) in .npy (float64/32/16, C or
-    /// Fortran order) or delimited text (.csv/.tsv/.txt).
-    grads: PathBuf,
+    #[command(flatten)]
+    input: GradsInput,
     /// Learning rate η > 0.
     #[arg(long = "lr", value_name = "ETA", allow_negative_numbers = true)]
     lr: f64,
@@ -74,7 +73,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             "must be finite and > 0"
         ));
     }
-    let grads = sgdstab::io::read_gradients(&a.grads)?;
+    let grads = a.input.load()?;
     let opts = AnalyzeOptions {
         sampling: a.sampling,
         rank_tolerance: a.rank_tol,
@@ -88,7 +87,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         ..AnalyzeOptions::new(a.lr, a.batch, a.order.0.clone())
     };
     let bar = Bar::new(a.quiet);
-    let report = analyze(&grads, &opts, Some(a.grads.display().to_string()), &bar)?;
+    let report = analyze(&grads, &opts, Some(a.input.display()), &bar)?;
     let json = sgdstab::report::to_json(&report)?;
     if let Some(out) = &a.out {
         write_output(out, &json)?;

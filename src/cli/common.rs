@@ -1,9 +1,36 @@
 //! Helpers shared by subcommands: order lists, progress bars, output files.
 
 use indicatif::{ProgressBar, ProgressStyle};
-use sgdstab::Progress;
+use sgdstab::{Gradients, Progress};
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// The gradient input shared by every command that reads a gradient file.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GradsInput {
+    /// Per-sample gradients: an n × w array (rows = samples) in .npy (float64/32/16, C or
+    /// Fortran order) or delimited text (.csv/.tsv/.txt).
+    #[arg(value_name = "GRADS")]
+    pub grads: PathBuf,
+    /// For files holding several arrays: the one to read.
+    #[arg(long, value_name = "NAME")]
+    pub key: Option<String>,
+}
+
+impl GradsInput {
+    /// Reads the gradients.
+    pub fn load(&self) -> anyhow::Result<Gradients> {
+        let opts = sgdstab::io::ReadOptions {
+            key: self.key.clone(),
+        };
+        Ok(sgdstab::io::read_gradients_with(&self.grads, &opts)?)
+    }
+
+    /// The path as given, for reports.
+    pub fn display(&self) -> String {
+        self.grads.display().to_string()
+    }
+}
 
 /// A list of integers given as `1,2,3`, `1..4` (inclusive) or a mix (`1,3..5`).
 #[derive(Debug, Clone, PartialEq, Eq)]

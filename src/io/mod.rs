@@ -36,12 +36,34 @@ impl Format {
     }
 }
 
+/// Options of [`read_gradients_with`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// For containers of several arrays: the one to read (`--key`).
+    pub key: Option<String>,
+}
+
 /// Reads an `n × w` gradient matrix (rows = samples) from `path`.
 pub fn read_gradients(path: &Path) -> Result<Gradients> {
+    read_gradients_with(path, &ReadOptions::default())
+}
+
+/// Reads an `n × w` gradient matrix (rows = samples) from `path` with options.
+pub fn read_gradients_with(path: &Path, opts: &ReadOptions) -> Result<Gradients> {
     let bytes = std::fs::read(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
     })?;
+    if let Some(key) = &opts.key {
+        return Err(Error::parameter(
+            "--key",
+            key,
+            format!(
+                "{} holds a single array; --key applies to containers",
+                path.display()
+            ),
+        ));
+    }
     gradients_from_bytes(&bytes, path)
 }
 

@@ -216,9 +216,11 @@ fn parse_header(h: &str) -> Result<(Dtype, bool, bool, Vec<usize>), String> {
         "f8" => Dtype::F64,
         "f4" => Dtype::F32,
         "f2" => Dtype::F16,
-        _ => return Err(format!(
+        _ => {
+            return Err(format!(
             "unsupported dtype '{descr}' (expected float64 '<f8', float32 '<f4' or float16 '<f2')"
-        )),
+        ))
+        }
     };
     let fortran = match dict_value(h, "fortran_order").map(str::trim) {
         Some("True") => true,
