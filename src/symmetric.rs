@@ -22,6 +22,7 @@
 use crate::combinatorics::sym_dim;
 use crate::error::{Error, Result};
 use rayon::prelude::*;
+use std::sync::{Arc, OnceLock};
 
 /// The multiset basis of `Sym^k(R^r)` in colexicographic order.
 #[derive(Debug, Clone)]
@@ -184,11 +185,16 @@ fn merge_into(a: &[u32], b: &[u32], out: &mut Vec<u32>) {
     out.extend_from_slice(&b[j..]);
 }
 
-/// The bases of `Sym^j(R^r)` for `j = 0..=k`, with the tables that add and split multisets.
+/// The bases of `Sym^j(R^r)` for `j = 0..=k`, with the tables that add and split multisets
+/// (computed once per pair of degrees and cached).
 #[derive(Debug, Clone)]
 pub struct SymAlgebra {
     r: usize,
     bases: Vec<SymBasis>,
+    /// `[a][b]`: add table for degrees `(a, b)`.
+    adds: Vec<Vec<OnceLock<Arc<Vec<u32>>>>>,
+    /// `[a][b]`: splits of degree `a + b` into `(a, b)`.
+    split_tables: Vec<Vec<OnceLock<Arc<Splits>>>>,
 }
 
 impl SymAlgebra {
@@ -197,7 +203,32 @@ impl SymAlgebra {
         let bases = (0..=k)
             .map(|j| SymBasis::new(r, j))
             .collect::<Result<_>>()?;
-        Ok(SymAlgebra { r, bases })
+        Ok(SymAlgebra {
+            r,
+            bases,
+            adds: Self::grid(k),
+            split_tables: Self::grid(k),
+        })
+    }
+
+    fn grid<T>(k: usize) -> Vec<Vec<OnceLock<T>>> {
+        (0..=k)
+            .map(|_| (0..=k).map(|_| OnceLock::new()).collect())
+            .collect()
+    }
+
+    /// The cached add table for degrees `(a, b)` (see [`SymAlgebra::add_table`]).
+    pub fn add_table_cached(&self, a: usize, b: usize) -> Arc<Vec<u32>> {
+        self.adds[a][b]
+            .get_or_init(|| Arc::new(self.add_table(a, b)))
+            .clone()
+    }
+
+    /// The cached splits of degree `a + b` into `(a, b)` (see [`SymAlgebra::splits`]).
+    pub fn splits_cached(&self, a: usize, b: usize) -> Arc<Splits> {
+        self.split_tables[a][b]
+            .get_or_init(|| Arc::new(self.splits(a, b)))
+            .clone()
     }
 
     /// `r`.
@@ -457,8 +488,8 @@ pub fn bi_product(alg: &SymAlgebra, p: &BiPoly, q: &BiPoly, s: f64, out: &mut [f
     if dout == 0 {
         return;
     }
-    let splits = alg.splits(a, b);
-    let add = alg.add_table(a, b);
+    let splits = alg.splits_cached(a, b);
+    let add = alg.add_table_cached(a, b);
     let (da, db) = (p.dim, q.dim);
     out.par_chunks_mut(dout)
         .enumerate()
@@ -490,8 +521,8 @@ pub fn embed_identity(alg: &SymAlgebra, j: usize, l: &BiPoly, s: f64, out: &mut 
         return;
     }
     let bj = alg.basis(j);
-    let splits = alg.splits(j, m);
-    let add = alg.add_table(j, m);
+    let splits = alg.splits_cached(j, m);
+    let add = alg.add_table_cached(j, m);
     let dm = l.dim;
     out.par_chunks_mut(dout)
         .enumerate()
