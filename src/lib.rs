@@ -27,6 +27,8 @@
 //! | [`sampling`] | batch sampling schemes and the exact batch moments `κ` (DESIGN §3) |
 //! | [`symmetric`] | symmetric tensors, their orthonormal basis and polynomial algebra (DESIGN §5) |
 //! | [`moment_operator`] | `T_k^{η,B}` of eq. (16) in closed form |
+//! | [`matrix_free`] | `T_k` applied without forming it (DESIGN §9) |
+//! | [`lanczos`] | extreme eigenvalues of matrix-free operators |
 //! | [`spectrum`] | eigensolvers and error bounds (DESIGN §8) |
 //! | [`stability`] | Theorem 1 verdicts and the cone check |
 //! | [`prop1`] | Proposition 1 |
@@ -46,7 +48,9 @@ pub mod combinatorics;
 pub mod error;
 pub mod gradients;
 pub mod io;
+pub mod lanczos;
 pub mod linop;
+pub mod matrix_free;
 pub mod memory;
 pub mod moment_operator;
 pub mod plots;

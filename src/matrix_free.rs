@@ -1,0 +1,542 @@
+//! Matrix-free application of `T_k^{η,B}` (DESIGN §9): `y = T x` for `x ∈ Sym^k(R^r)` in the
+//! orthonormal basis, without ever forming the `D × D` matrix.
+//!
+//! # Method
+//!
+//! Work in the eigenbasis of `H` (rotate the reduced coordinates `b_i`), so `Q = nH = diag(q)`.
+//! In the normal-ordered expansion of [`crate::moment_operator`],
+//! `T = Σ_λ (−c)^{|λ|} weight(λ) :Π_j P̂_{λ_j}:`, split each partition `λ = μ ∪ 1^s` into its parts
+//! `μ` of size >= 2 and `s` ones. The ones give `:(xᵀQ∂)^s:`, which on a monomial `x^β` of the
+//! eigen-coordinates is the scalar `s! e_s(q_{β_1}, …, q_{β_d})` (elementary symmetric polynomial
+//! of the slot values): **diagonal**. Hence
+//!
+//! ```text
+//! T p = Σ_{μ: parts >= 2} Σ_{i_1..i_l} Π_j (b_{i_j}·x)^{μ_j} · Δ_μ ⊙ [ Π_j (b_{i_j}·∇)^{μ_j} p ],
+//! Δ_μ[β] = Σ_{s=0}^{d} (−c)^{|μ|+s} κ(μ ∪ 1^s) / (Π_j μ_j! Π_{parts of μ} mult!) · e_s(q_β),
+//! ```
+//!
+//! `d = k − |μ|` (the `s!` of the ones cancels against their multiplicity factorial). For `k <= 4`
+//! the shapes `μ` are `∅, (2), (3), (4), (2,2)`. Derivatives `(b·∇)` and products `(b·x)` act on
+//! monomial coefficient vectors through the add/split tables of [`SymAlgebra`].
+//!
+//! # Cost per application
+//!
+//! `O(D_k)` for `μ = ∅`, `O(n · k · Σ_ℓ D_k)`-ish for single parts (`ℓ` derivative and `ℓ`
+//! multiplication passes per sample), `n^{len μ}` nested sample loops at low degree for several
+//! parts. Samples are processed in a fixed number of chunks whose partial sums are added in order,
+//! so the result is bit-for-bit deterministic whatever the thread scheduling.
+//!
+//! [`SecondMoment`] is the specialised `k = 2` path on symmetric matrices:
+//! `T_2 X = X − η(HX + XH) + c²[κ(1,1) QXQ + κ(2) Σ_i (b_iᵀXb_i) b_i b_iᵀ]`,
+//! `O(n r² + r²)` per application with two GEMMs (eigenbasis of `H`).
+
+use crate::combinatorics::{factorial, multiplicity_factorials, partitions};
+use crate::error::{Error, Result};
+use crate::linop::SymmetricOperator;
+use crate::sampling::BatchModel;
+use crate::symmetric::{SymAlgebra, SymBasis};
+use rayon::prelude::*;
+use std::sync::Arc;
+
+/// Reduced coordinates rotated into the eigenbasis of `H = (1/n) Σ b_i b_iᵀ`.
+#[derive(Debug, Clone)]
+pub struct EigenCoords {
+    /// Samples.
+    pub n: usize,
+    /// Rank.
+    pub r: usize,
+    /// `b̃_i = Vᵀ b_i`, rows of an `n × r` row-major matrix.
+    pub coords: Vec<f64>,
+    /// Eigenvalues of `H`, in the order of the rotated coordinates.
+    pub h_eigenvalues: Vec<f64>,
+}
+
+impl EigenCoords {
+    /// Rotates `b` (`n × r`, row-major) into the eigenbasis of `H`.
+    pub fn new(b: &[f64], n: usize, r: usize) -> Result<Self> {
+        let bm = faer::MatRef::from_row_major_slice(b, n, r);
+        let mut h = faer::Mat::<f64>::zeros(r, r);
+        let par = faer::get_global_parallelism();
+        faer::linalg::matmul::matmul(
+            &mut h,
+            faer::Accum::Replace,
+            bm.transpose(),
+            bm,
+            1.0 / n as f64,
+            par,
+        );
+        let evd = h
+            .self_adjoint_eigen(faer::Side::Lower)
+            .map_err(|e| Error::Numerical {
+                routine: "eigenbasis of H",
+                message: format!("{e:?}"),
+            })?;
+        let mut rotated = faer::Mat::<f64>::zeros(n, r);
+        faer::linalg::matmul::matmul(&mut rotated, faer::Accum::Replace, bm, evd.U(), 1.0, par);
+        let mut coords = vec![0.0; n * r];
+        for i in 0..n {
+            for a in 0..r {
+                coords[i * r + a] = rotated[(i, a)];
+            }
+        }
+        let s = evd.S().column_vector();
+        Ok(EigenCoords {
+            n,
+            r,
+            coords,
+            h_eigenvalues: (0..r).map(|a| s[a]).collect(),
+        })
+    }
+
+    /// Row `i`.
+    pub fn row(&self, i: usize) -> &[f64] {
+        &self.coords[i * self.r..(i + 1) * self.r]
+    }
+}
+
+/// Number of sample chunks (fixed, so that partial sums are added in a fixed order).
+const CHUNKS: usize = 16;
+
+/// The tables for `(b·∇)` from degree `d` to `d − 1` and `(b·x)` from `d − 1` to `d`.
+#[derive(Debug, Clone)]
+struct DegreeStep {
+    /// `add[β·r + a] = rank_d(β + e_a)` for `β` of degree `d − 1`.
+    add: Arc<Vec<u32>>,
+    /// `(β_a + 1)` for the same entries.
+    weight: Vec<f64>,
+    /// splits of degree `d` into `(d − 1, 1)`: `(rank_{d−1}(α − e_a), a)`.
+    splits: Arc<crate::symmetric::Splits>,
+}
+
+/// One shape `μ` (parts >= 2) with its diagonal on degree `k − |μ|`.
+#[derive(Debug, Clone)]
+struct Shape {
+    parts: Vec<usize>,
+    diag: Vec<f64>,
+}
+
+/// `T_k^{η,B}` on `Sym^k(R^r)` as a matrix-free operator (orthonormal basis, the eigen-rotated
+/// coordinates of [`EigenCoords`]; the spectrum is that of the dense operator).
+#[derive(Debug, Clone)]
+pub struct MatrixFreeMoment {
+    k: usize,
+    r: usize,
+    n: usize,
+    coords: Vec<f64>,
+    alg: SymAlgebra,
+    steps: Vec<Option<DegreeStep>>,
+    shapes: Vec<Shape>,
+    /// `sqrt(k!/α!)`: orthonormal → monomial coefficients.
+    to_monomial: Vec<f64>,
+}
+
+/// Elementary symmetric polynomials `e_0..e_d` of the values `v`.
+fn elementary(v: &[f64], out: &mut Vec<f64>) {
+    out.clear();
+    out.resize(v.len() + 1, 0.0);
+    out[0] = 1.0;
+    for (t, &x) in v.iter().enumerate() {
+        for s in (1..=t + 1).rev() {
+            out[s] += x * out[s - 1];
+        }
+    }
+}
+
+impl MatrixFreeMoment {
+    /// Prepares `T_k^{η,B}` for the eigen-rotated coordinates.
+    pub fn new(ec: &EigenCoords, k: usize, lr: f64, model: &BatchModel) -> Result<Self> {
+        if k == 0 {
+            return Err(Error::parameter("--order", 0, "orders start at k = 1"));
+        }
+        let (n, r) = (ec.n, ec.r);
+        let alg = SymAlgebra::new(r, k)?;
+        let kappa = model.kappa_table(k);
+        let c = lr / model.batch as f64;
+        let q: Vec<f64> = ec.h_eigenvalues.iter().map(|l| l * n as f64).collect();
+        let mut steps = vec![None];
+        for d in 1..=k {
+            let lower = alg.basis(d - 1);
+            let upper = alg.basis(d);
+            let add = alg.add_table_cached(d - 1, 1);
+            let mut weight = vec![0.0; add.len()];
+            for beta in 0..lower.dim() {
+                for a in 0..r {
+                    let up = add[beta * r + a] as usize;
+                    weight[beta * r + a] = upper.factorial(up) / lower.factorial(beta);
+                }
+            }
+            steps.push(Some(DegreeStep {
+                add,
+                weight,
+                splits: alg.splits_cached(d - 1, 1),
+            }));
+        }
+        let mut shapes = Vec::new();
+        for u in 0..=k {
+            for mu in partitions(u) {
+                if mu.iter().any(|&p| p < 2) {
+                    continue;
+                }
+                let d = k - u;
+                let basis = alg.basis(d);
+                let mut denom = multiplicity_factorials(&mu);
+                for &p in &mu {
+                    denom *= factorial(p);
+                }
+                // coefficient of e_s: (−c)^{u+s} κ(μ ∪ 1^s) / denom
+                let coef: Vec<f64> = (0..=d)
+                    .map(|s| {
+                        let mut shape = mu.clone();
+                        shape.extend(std::iter::repeat_n(1, s));
+                        let kap = kappa.get(&shape).map_or(0.0, |e| e.kappa);
+                        (-c).powi((u + s) as i32) * kap / denom
+                    })
+                    .collect();
+                let mut e = Vec::new();
+                let mut vals = Vec::with_capacity(d);
+                let diag: Vec<f64> = (0..basis.dim())
+                    .map(|beta| {
+                        vals.clear();
+                        vals.extend(basis.elem(beta).iter().map(|&a| q[a as usize]));
+                        elementary(&vals, &mut e);
+                        coef.iter().zip(&e).map(|(c, e)| c * e).sum()
+                    })
+                    .collect();
+                shapes.push(Shape { parts: mu, diag });
+            }
+        }
+        let top = alg.basis(k);
+        let kf = factorial(k);
+        let to_monomial = (0..top.dim())
+            .map(|a| (kf / top.factorial(a)).sqrt())
+            .collect();
+        Ok(MatrixFreeMoment {
+            k,
+            r,
+            n,
+            coords: ec.coords.clone(),
+            alg,
+            steps,
+            shapes,
+            to_monomial,
+        })
+    }
+
+    /// The basis of `Sym^k(R^r)` the vectors are expressed in (eigen-rotated coordinates).
+    pub fn basis(&self) -> &SymBasis {
+        self.alg.basis(self.k)
+    }
+
+    /// `out = (b·∇) p` for `p` of degree `d` (monomial coefficients).
+    fn derive(&self, d: usize, b: &[f64], p: &[f64], out: &mut Vec<f64>) {
+        let st = self.steps[d]
+            .as_ref()
+            .expect("degree step exists for 1 <= d <= k"); // invariant
+        let r = self.r;
+        let lower = self.alg.basis(d - 1).dim();
+        out.clear();
+        out.resize(lower, 0.0);
+        for (beta, o) in out.iter_mut().enumerate() {
+            let adds = &st.add[beta * r..(beta + 1) * r];
+            let ws = &st.weight[beta * r..(beta + 1) * r];
+            let mut acc = 0.0;
+            for a in 0..r {
+                acc += b[a] * ws[a] * p[adds[a] as usize];
+            }
+            *o = acc;
+        }
+    }
+
+    /// `out += (b·x) p` for `p` of degree `d − 1`, `out` of degree `d`.
+    fn multiply_add(&self, d: usize, b: &[f64], p: &[f64], out: &mut [f64]) {
+        let st = self.steps[d]
+            .as_ref()
+            .expect("degree step exists for 1 <= d <= k"); // invariant
+        for (alpha, o) in out.iter_mut().enumerate() {
+            let mut acc = 0.0;
+            for &(rest, a) in st.splits.of(alpha) {
+                acc += b[a as usize] * p[rest as usize];
+            }
+            *o += acc;
+        }
+    }
+
+    /// `Σ_{i ∈ samples} Π_j (b_{i_j}·x)^{μ_j} Δ ⊙ Π_j (b_{i_j}·∇)^{μ_j} p`, recursively over the
+    /// parts `parts`, starting from `p` of degree `d`; the result (degree `d`) is added to `out`.
+    fn shape_term(
+        &self,
+        parts: &[usize],
+        diag: &[f64],
+        d: usize,
+        p: &[f64],
+        samples: std::ops::Range<usize>,
+        out: &mut [f64],
+    ) {
+        let Some((&l, rest)) = parts.split_first() else {
+            for ((o, &x), &g) in out.iter_mut().zip(p).zip(diag) {
+                *o += g * x;
+            }
+            return;
+        };
+        let mut cur = Vec::new();
+        let mut tmp = Vec::new();
+        let mut inner = Vec::new();
+        let mut up = Vec::new();
+        for i in samples {
+            let b = &self.coords[i * self.r..(i + 1) * self.r];
+            cur.clear();
+            cur.extend_from_slice(p);
+            for s in 0..l {
+                self.derive(d - s, b, &cur, &mut tmp);
+                std::mem::swap(&mut cur, &mut tmp);
+            }
+            let dl = d - l;
+            inner.clear();
+            inner.resize(self.alg.basis(dl).dim(), 0.0);
+            // the remaining parts range over all samples
+            self.shape_term(rest, diag, dl, &cur, 0..self.n, &mut inner);
+            for s in 0..l {
+                up.clear();
+                up.resize(self.alg.basis(dl + s + 1).dim(), 0.0);
+                self.multiply_add(dl + s + 1, b, &inner, &mut up);
+                std::mem::swap(&mut inner, &mut up);
+            }
+            for (o, x) in out.iter_mut().zip(&inner) {
+                *o += x;
+            }
+        }
+    }
+}
+
+impl SymmetricOperator for MatrixFreeMoment {
+    fn dim(&self) -> usize {
+        self.alg.basis(self.k).dim()
+    }
+
+    fn apply(&self, x: &[f64], y: &mut [f64]) {
+        let dim = self.dim();
+        let p: Vec<f64> = x
+            .iter()
+            .zip(&self.to_monomial)
+            .map(|(v, s)| v * s)
+            .collect();
+        let chunk = self.n.div_ceil(CHUNKS).max(1);
+        // (shape, chunk) work items, each producing a partial sum; added in a fixed order
+        let items: Vec<(usize, std::ops::Range<usize>)> = self
+            .shapes
+            .iter()
+            .enumerate()
+            .flat_map(|(si, sh)| {
+                if sh.parts.is_empty() {
+                    vec![(si, 0..0)]
+                } else {
+                    (0..self.n)
+                        .step_by(chunk)
+                        .map(|lo| (si, lo..(lo + chunk).min(self.n)))
+                        .collect()
+                }
+            })
+            .collect();
+        let partials: Vec<Vec<f64>> = items
+            .par_iter()
+            .map(|(si, range)| {
+                let sh = &self.shapes[*si];
+                let mut out = vec![0.0; dim];
+                self.shape_term(&sh.parts, &sh.diag, self.k, &p, range.clone(), &mut out);
+                out
+            })
+            .collect();
+        y.iter_mut().for_each(|v| *v = 0.0);
+        for part in &partials {
+            for (o, v) in y.iter_mut().zip(part) {
+                *o += v;
+            }
+        }
+        // monomial → orthonormal coordinates: y_α = o_α sqrt(α!/k!)
+        for (o, s) in y.iter_mut().zip(&self.to_monomial) {
+            *o /= s;
+        }
+    }
+}
+
+/// The `k = 2` operator on symmetric `r × r` matrices in the eigenbasis of `H`,
+/// `T_2 X = X − η(HX + XH) + c²[κ(1,1) QXQ + κ(2) Σ_i (b_iᵀXb_i) b_i b_iᵀ]`; vectors are the
+/// orthonormal coordinates of `Sym²(R^r)` (`X_aa = y_aa`, `X_ab = y_ab/√2`), ordered like
+/// [`SymBasis`] of degree 2.
+#[derive(Debug, Clone)]
+pub struct SecondMoment {
+    r: usize,
+    n: usize,
+    /// `B̃` (`n × r`, column-major for the GEMMs).
+    b: Vec<f64>,
+    /// eigenvalues of `H`.
+    h: Vec<f64>,
+    lr: f64,
+    /// `c² κ(1,1)`, `c² κ(2)`.
+    w11: f64,
+    w2: f64,
+    /// `(a, b)` of each basis element of degree 2.
+    pairs: Vec<(usize, usize)>,
+}
+
+impl SecondMoment {
+    /// Prepares the operator.
+    pub fn new(ec: &EigenCoords, lr: f64, model: &BatchModel) -> Result<Self> {
+        let (n, r) = (ec.n, ec.r);
+        let basis = SymBasis::new(r, 2)?;
+        let pairs = (0..basis.dim())
+            .map(|i| {
+                let e = basis.elem(i);
+                (e[0] as usize, e[1] as usize)
+            })
+            .collect();
+        let kappa = model.kappa_table(2);
+        let c = lr / model.batch as f64;
+        let k11 = kappa.get(&[1, 1]).map_or(0.0, |e| e.kappa);
+        let k2 = kappa.get(&[2]).map_or(0.0, |e| e.kappa);
+        let mut b = vec![0.0; n * r];
+        for i in 0..n {
+            for a in 0..r {
+                b[i + a * n] = ec.coords[i * r + a];
+            }
+        }
+        Ok(SecondMoment {
+            r,
+            n,
+            b,
+            h: ec.h_eigenvalues.clone(),
+            lr,
+            w11: c * c * k11,
+            w2: c * c * k2,
+            pairs,
+        })
+    }
+
+    /// The `D(X) = (1/B²)[κ(1,1) QXQ + κ(2) Σ_i s_i H_i]` part and the rest, for the threshold
+    /// pencil: returns `(X ↦ (1/c²)·c²-part)` applied to the symmetric matrix `x` (column-major
+    /// `r × r`) into `out`.
+    fn quadratic_part(&self, x: &[f64], out: &mut [f64]) {
+        let (n, r) = (self.n, self.r);
+        let par = faer::get_global_parallelism();
+        let bm = faer::MatRef::from_column_major_slice(&self.b, n, r);
+        let xm = faer::MatRef::from_column_major_slice(x, r, r);
+        let mut bx = faer::Mat::<f64>::zeros(n, r);
+        faer::linalg::matmul::matmul(&mut bx, faer::Accum::Replace, bm, xm, 1.0, par);
+        // s_i = b_iᵀ X b_i
+        let s: Vec<f64> = (0..n)
+            .map(|i| (0..r).map(|a| bx[(i, a)] * self.b[i + a * n]).sum())
+            .collect();
+        // Bᵀ diag(s) B
+        let mut sb = self.b.clone();
+        for a in 0..r {
+            for i in 0..n {
+                sb[i + a * n] *= s[i];
+            }
+        }
+        let sbm = faer::MatRef::from_column_major_slice(&sb, n, r);
+        let om = faer::MatMut::from_column_major_slice_mut(out, r, r);
+        faer::linalg::matmul::matmul(om, faer::Accum::Replace, bm.transpose(), sbm, self.w2, par);
+        let nn = (n * n) as f64;
+        for c in 0..r {
+            for a in 0..r {
+                out[a + c * r] += self.w11 * nn * self.h[a] * self.h[c] * x[a + c * r];
+            }
+        }
+    }
+
+    fn to_matrix(&self, y: &[f64]) -> Vec<f64> {
+        let r = self.r;
+        let mut x = vec![0.0; r * r];
+        let s = std::f64::consts::FRAC_1_SQRT_2;
+        for (&(a, b), &v) in self.pairs.iter().zip(y) {
+            if a == b {
+                x[a + a * r] = v;
+            } else {
+                x[a + b * r] = v * s;
+                x[b + a * r] = v * s;
+            }
+        }
+        x
+    }
+
+    fn from_matrix(&self, x: &[f64], y: &mut [f64]) {
+        let r = self.r;
+        let s = std::f64::consts::SQRT_2;
+        for (&(a, b), o) in self.pairs.iter().zip(y.iter_mut()) {
+            *o = if a == b {
+                x[a + a * r]
+            } else {
+                s * x[a + b * r]
+            };
+        }
+    }
+}
+
+impl SymmetricOperator for SecondMoment {
+    fn dim(&self) -> usize {
+        self.pairs.len()
+    }
+
+    fn apply(&self, y_in: &[f64], y_out: &mut [f64]) {
+        let r = self.r;
+        let x = self.to_matrix(y_in);
+        let mut out = vec![0.0; r * r];
+        self.quadratic_part(&x, &mut out);
+        for c in 0..r {
+            for a in 0..r {
+                out[a + c * r] += x[a + c * r] * (1.0 - self.lr * (self.h[a] + self.h[c]));
+            }
+        }
+        self.from_matrix(&out, y_out);
+    }
+}
+
+/// The symmetric operator `C^{−1/2} D C^{−1/2}` on `Sym²(R^r)` whose largest eigenvalue gives the
+/// exact second-order threshold `η*_2 = 2/λ_max(C⁺D)` (Mulayoff & Michaeli; DESIGN §11), with
+/// `T_2(η) = I − 2ηC + η²D`, `C = ½(H⊗I + I⊗H)` (diagonal in the eigenbasis of `H`:
+/// `(λ_a + λ_b)/2`, positive since the reduced `H` is positive definite).
+#[derive(Debug, Clone)]
+pub struct ThresholdPencil {
+    inner: SecondMoment,
+    /// `C^{−1/2}` per basis element.
+    c_inv_sqrt: Vec<f64>,
+}
+
+impl ThresholdPencil {
+    /// Builds the operator (independent of `η`: uses `lr = 1` internally for `D`).
+    pub fn new(ec: &EigenCoords, model: &BatchModel) -> Result<Self> {
+        let inner = SecondMoment::new(ec, 1.0, model)?;
+        let c_inv_sqrt = inner
+            .pairs
+            .iter()
+            .map(|&(a, b)| {
+                let c = 0.5 * (inner.h[a] + inner.h[b]);
+                if c > 0.0 {
+                    1.0 / c.sqrt()
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        Ok(ThresholdPencil { inner, c_inv_sqrt })
+    }
+}
+
+impl SymmetricOperator for ThresholdPencil {
+    fn dim(&self) -> usize {
+        self.inner.dim()
+    }
+
+    fn apply(&self, x: &[f64], y: &mut [f64]) {
+        let scaled: Vec<f64> = x.iter().zip(&self.c_inv_sqrt).map(|(v, s)| v * s).collect();
+        let xm = self.inner.to_matrix(&scaled);
+        let r = self.inner.r;
+        let mut out = vec![0.0; r * r];
+        // with lr = 1: w11 = κ(1,1)/B², w2 = κ(2)/B²: exactly D
+        self.inner.quadratic_part(&xm, &mut out);
+        self.inner.from_matrix(&out, y);
+        for (v, s) in y.iter_mut().zip(&self.c_inv_sqrt) {
+            *v *= s;
+        }
+    }
+}
