@@ -444,7 +444,7 @@ impl SecondMoment {
         }
     }
 
-    fn to_matrix(&self, y: &[f64]) -> Vec<f64> {
+    fn coords_to_matrix(&self, y: &[f64]) -> Vec<f64> {
         let r = self.r;
         let mut x = vec![0.0; r * r];
         let s = std::f64::consts::FRAC_1_SQRT_2;
@@ -459,7 +459,7 @@ impl SecondMoment {
         x
     }
 
-    fn from_matrix(&self, x: &[f64], y: &mut [f64]) {
+    fn matrix_to_coords(&self, x: &[f64], y: &mut [f64]) {
         let r = self.r;
         let s = std::f64::consts::SQRT_2;
         for (&(a, b), o) in self.pairs.iter().zip(y.iter_mut()) {
@@ -479,7 +479,7 @@ impl SymmetricOperator for SecondMoment {
 
     fn apply(&self, y_in: &[f64], y_out: &mut [f64]) {
         let r = self.r;
-        let x = self.to_matrix(y_in);
+        let x = self.coords_to_matrix(y_in);
         let mut out = vec![0.0; r * r];
         self.quadratic_part(&x, &mut out);
         for c in 0..r {
@@ -487,7 +487,7 @@ impl SymmetricOperator for SecondMoment {
                 out[a + c * r] += x[a + c * r] * (1.0 - self.lr * (self.h[a] + self.h[c]));
             }
         }
-        self.from_matrix(&out, y_out);
+        self.matrix_to_coords(&out, y_out);
     }
 }
 
@@ -529,12 +529,12 @@ impl SymmetricOperator for ThresholdPencil {
 
     fn apply(&self, x: &[f64], y: &mut [f64]) {
         let scaled: Vec<f64> = x.iter().zip(&self.c_inv_sqrt).map(|(v, s)| v * s).collect();
-        let xm = self.inner.to_matrix(&scaled);
+        let xm = self.inner.coords_to_matrix(&scaled);
         let r = self.inner.r;
         let mut out = vec![0.0; r * r];
         // with lr = 1: w11 = κ(1,1)/B², w2 = κ(2)/B²: exactly D
         self.inner.quadratic_part(&xm, &mut out);
-        self.inner.from_matrix(&out, y);
+        self.inner.matrix_to_coords(&out, y);
         for (v, s) in y.iter_mut().zip(&self.c_inv_sqrt) {
             *v *= s;
         }
