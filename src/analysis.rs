@@ -5,10 +5,13 @@
 //! blocks `j = 0..k` with multiplicities, the Theorem 1 verdict and cone check, Theorem 2 and
 //! Corollary 1 on the original coordinates, and the consistency findings.
 
-use crate::bounds::{corollary1, theorem2, Corollary1, Theorem2};
+use crate::bounds::{Corollary1, MomentStats, Theorem2};
 use crate::error::{Error, Result};
 use crate::gradients::Gradients;
+use crate::io::stream::StreamedGram;
+use crate::lanczos::{extreme_eigenvalues, LanczosOptions};
 use crate::linop::DenseSymmetric;
+use crate::matrix_free::{EigenCoords, MatrixFreeMoment, SecondMoment};
 use crate::moment_operator::DenseMoment;
 use crate::progress::Progress;
 use crate::prop1::{prop1, Prop1};
@@ -29,17 +32,76 @@ pub const ANALYZE_SCHEMA_VERSION: u32 = 1;
 pub struct ConeOptions {
     /// Relative residual at which the iteration stops.
     pub tolerance: f64,
-    /// Iteration limit.
-    pub max_iterations: usize,
+    /// Iteration limit; `None` = [`DEFAULT_CONE_ITERATIONS_DENSE`] on dense blocks and
+    /// [`DEFAULT_CONE_ITERATIONS_MATRIX_FREE`] on matrix-free ones; `Some(0)` skips the check.
+    pub max_iterations: Option<usize>,
 }
+
+/// Default cone iteration limit on dense blocks (a product costs `D²`).
+pub const DEFAULT_CONE_ITERATIONS_DENSE: usize = 5000;
+/// Default cone iteration limit on matrix-free blocks (a product costs a full operator pass).
+pub const DEFAULT_CONE_ITERATIONS_MATRIX_FREE: usize = 300;
 
 impl Default for ConeOptions {
     fn default() -> Self {
         ConeOptions {
             tolerance: 1e-10,
-            max_iterations: 5000,
+            max_iterations: None,
         }
     }
+}
+
+/// How each block `T_j^{(b)}` is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OperatorMethod {
+    /// Dense when `D <= max_dense_dim` and the dense matrices fit the memory budget, else
+    /// matrix-free (requested value only; reported blocks say which was used).
+    #[default]
+    Auto,
+    /// The dense closed-form matrix and a full symmetric eigensolve.
+    Dense,
+    /// The matrix-free operator and Lanczos for both ends of the spectrum.
+    MatrixFree,
+}
+
+impl std::str::FromStr for OperatorMethod {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "auto" => Ok(OperatorMethod::Auto),
+            "dense" => Ok(OperatorMethod::Dense),
+            "matrix-free" => Ok(OperatorMethod::MatrixFree),
+            o => Err(format!(
+                "unknown method '{o}' (expected 'auto', 'dense' or 'matrix-free')"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for OperatorMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            OperatorMethod::Auto => "auto",
+            OperatorMethod::Dense => "dense",
+            OperatorMethod::MatrixFree => "matrix-free",
+        })
+    }
+}
+
+/// Lanczos details of a matrix-free block.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LanczosReport {
+    /// Operator applications.
+    pub products: usize,
+    /// Thick restarts.
+    pub restarts: usize,
+    /// Why it stopped.
+    pub termination: Termination,
+    /// Explicit residual of the smallest Ritz pair.
+    pub residual_min: f64,
+    /// Explicit residual of the largest Ritz pair.
+    pub residual_max: f64,
 }
 
 /// What to analyze.
@@ -66,6 +128,10 @@ pub struct AnalyzeOptions {
     /// Largest `D` the dense path accepts (default [`DEFAULT_MAX_DENSE_DIM`]): a dense eigensolve
     /// costs `O(D³)` (about a minute at `D = 8000` on 2 cores).
     pub max_dense_dim: usize,
+    /// Dense, matrix-free, or automatic per block.
+    pub method: OperatorMethod,
+    /// Lanczos settings of the matrix-free path.
+    pub lanczos: LanczosOptions,
 }
 
 /// Default limit of the dense path.
@@ -85,6 +151,8 @@ impl AnalyzeOptions {
             memory_budget: None,
             full_spectrum: false,
             max_dense_dim: DEFAULT_MAX_DENSE_DIM,
+            method: OperatorMethod::Auto,
+            lanczos: LanczosOptions::default(),
         }
     }
 }
@@ -146,7 +214,11 @@ pub struct BlockReport {
     pub error_bound: f64,
     /// How often the block's spectrum repeats in `Sym^k(R^w)`: `C(w − r + k − j − 1, k − j)`.
     pub multiplicity: u128,
-    /// All eigenvalues, ascending (only with `full_spectrum`).
+    /// `dense` or `matrix-free`.
+    pub method: OperatorMethod,
+    /// Lanczos details (matrix-free blocks `j >= 2`), else `null`.
+    pub lanczos: Option<LanczosReport>,
+    /// All eigenvalues, ascending (only with `full_spectrum`, dense blocks).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub eigenvalues: Option<Vec<f64>>,
 }
@@ -254,6 +326,10 @@ pub struct AnalysisReport {
     pub sharpness: f64,
     /// `Tr H = (1/n) Σ ‖a_i‖²` (flatness, eq. 3).
     pub flatness: f64,
+    /// Whether the gradients were streamed from disk (never held whole).
+    pub streamed: bool,
+    /// The requested operator method (`auto`, `dense`, `matrix-free`); blocks say which was used.
+    pub method: OperatorMethod,
     /// Prop. 1.
     pub prop1: Prop1,
     /// One entry per requested order.
@@ -267,11 +343,57 @@ pub struct AnalysisReport {
 struct Block {
     summary: SpectrumSummary,
     dim: usize,
-    eigenvalues: Vec<f64>,
+    eigenvalues: Option<Vec<f64>>,
     cone: Option<ConeCheck>,
+    method: OperatorMethod,
+    lanczos: Option<LanczosReport>,
 }
 
-/// Runs the analysis.
+/// What the analysis needs from the gradients: the span reduction and the moment statistics of
+/// the original coordinates. Built from an in-memory matrix ([`Prepared::from_gradients`]) or by
+/// streaming a wide `.npy` file ([`Prepared::from_streamed`]).
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The span reduction.
+    pub reduction: SpanReduction,
+    /// Theorem 2 / Corollary 1 statistics (must cover the orders analysed).
+    pub stats: MomentStats,
+    /// `Tr H = (1/n) Σ ‖a_i‖²`.
+    pub flatness: f64,
+    /// Whether `A` was streamed (never held whole).
+    pub streamed: bool,
+}
+
+impl Prepared {
+    /// From an in-memory matrix, for the given orders.
+    pub fn from_gradients(
+        grads: &Gradients,
+        orders: &[usize],
+        rank_tolerance: Option<f64>,
+    ) -> Result<Self> {
+        Ok(Prepared {
+            reduction: SpanReduction::new(grads, rank_tolerance)?,
+            stats: MomentStats::from_gradients(grads, orders),
+            flatness: grads.as_slice().iter().map(|x| x * x).sum::<f64>() / grads.n() as f64,
+            streamed: false,
+        })
+    }
+
+    /// From a streamed Gram matrix ([`crate::io::stream::stream_gram`]).
+    pub fn from_streamed(s: StreamedGram, rank_tolerance: Option<f64>) -> Result<Self> {
+        let n = s.n;
+        let trace: f64 = (0..n).map(|i| s.gram[i + i * n]).sum();
+        let g = faer::MatRef::from_column_major_slice(&s.gram, n, n);
+        Ok(Prepared {
+            reduction: SpanReduction::from_row_gram(g, s.w, rank_tolerance)?,
+            stats: s.stats,
+            flatness: trace / n as f64,
+            streamed: true,
+        })
+    }
+}
+
+/// Runs the analysis on an in-memory gradient matrix.
 pub fn analyze(
     grads: &Gradients,
     opts: &AnalyzeOptions,
@@ -280,7 +402,29 @@ pub fn analyze(
 ) -> Result<AnalysisReport> {
     check_lr(opts.lr)?;
     check_orders(&opts.orders)?;
-    let model = BatchModel::new(grads.n(), opts.batch, opts.sampling)?;
+    BatchModel::new(grads.n(), opts.batch, opts.sampling)?;
+    let prep = Prepared::from_gradients(grads, &opts.orders, opts.rank_tolerance)?;
+    analyze_prepared(&prep, opts, input, progress)
+}
+
+/// Bytes the matrix-free path needs for a block of dimension `d`: the Lanczos basis (and the
+/// vectors kept at a restart) plus a few work vectors.
+pub fn matrix_free_bytes(d: u128, lanczos: &LanczosOptions) -> u128 {
+    let vectors = (lanczos.max_basis + 2 * lanczos.keep + 8) as u128;
+    d.saturating_mul(vectors).saturating_mul(8)
+}
+
+/// Runs the analysis on prepared input.
+pub fn analyze_prepared(
+    prep: &Prepared,
+    opts: &AnalyzeOptions,
+    input: Option<String>,
+    progress: &dyn Progress,
+) -> Result<AnalysisReport> {
+    check_lr(opts.lr)?;
+    check_orders(&opts.orders)?;
+    let red = &prep.reduction;
+    let model = BatchModel::new(red.n, opts.batch, opts.sampling)?;
     if !opts.backend.available() {
         return Err(Error::parameter(
             "--eigensolver",
@@ -298,36 +442,60 @@ pub fn analyze(
     let budget = opts
         .memory_budget
         .unwrap_or_else(crate::memory::default_budget_bytes);
+    let r = red.rank;
+    // choose the method of every block, and check it fits, before any expensive work
+    let mut methods = vec![OperatorMethod::Dense; max_k + 1];
+    for (j, method) in methods.iter_mut().enumerate().skip(1) {
+        if r == 0 {
+            continue;
+        }
+        let d = crate::combinatorics::sym_dim(r, j).unwrap_or(u128::MAX);
+        let dense_ok = d <= opts.max_dense_dim as u128
+            && crate::moment_operator::check_dense_budget(r, j, budget).is_ok();
+        *method = match opts.method {
+            OperatorMethod::Dense => {
+                crate::moment_operator::check_dense_budget(r, j, budget)?;
+                if d > opts.max_dense_dim as u128 {
+                    return Err(Error::parameter(
+                        "--order",
+                        j,
+                        format!(
+                            "T_{j} on Sym^{j}(R^{r}) has dimension D = {d} > the dense limit {} (an O(D³) eigensolve); lower k, raise --max-dense-dim, or use --method auto",
+                            opts.max_dense_dim
+                        ),
+                    ));
+                }
+                OperatorMethod::Dense
+            }
+            OperatorMethod::Auto if dense_ok => OperatorMethod::Dense,
+            OperatorMethod::Auto | OperatorMethod::MatrixFree => {
+                let need = matrix_free_bytes(d, &opts.lanczos);
+                if need > budget || d > u32::MAX as u128 {
+                    return Err(Error::too_large(
+                        format!("the matrix-free Lanczos on Sym^{j}(R^{r}) (D = {d})"),
+                        need,
+                        budget,
+                        "lower the order k or the number of samples (r <= n), or raise SGDSTAB_MEMORY_BYTES",
+                    ));
+                }
+                OperatorMethod::MatrixFree
+            }
+        };
+    }
     progress.begin("analyze", max_k as u64 + 2);
 
-    progress.advance(0, "span reduction");
-    let red = SpanReduction::new(grads, opts.rank_tolerance)?;
-    let r = red.rank;
-    // check every dense block fits before doing any expensive work
-    for j in 1..=max_k {
-        if r > 0 {
-            crate::moment_operator::check_dense_budget(r, j, budget)?;
-            let d = crate::combinatorics::sym_dim(r, j).unwrap_or(u128::MAX);
-            if d > opts.max_dense_dim as u128 {
-                return Err(Error::parameter(
-                    "--order",
-                    j,
-                    format!(
-                        "T_{j} on Sym^{j}(R^{r}) has dimension D = {d} > the dense limit {} (an O(D³) eigensolve); lower k or raise --max-dense-dim",
-                        opts.max_dense_dim
-                    ),
-                ));
-            }
-        }
-    }
     let h = red.hessian();
     let hbuf: Vec<f64> = (0..r * r).map(|i| h[(i % r, i / r)]).collect();
     let h_vals = symmetric_eigenvalues(&hbuf, r, opts.backend)?;
     let sharpness = h_vals.last().copied().unwrap_or(0.0).max(0.0);
-    let flatness = grads.as_slice().iter().map(|x| x * x).sum::<f64>() / grads.n() as f64;
     progress.advance(1, "Prop. 1");
-    let p1 = prop1(&red, opts.lr, &model, opts.backend)?;
+    let p1 = prop1(red, opts.lr, &model, opts.backend)?;
     progress.advance(1, "moment operators");
+    let eigen_coords = if methods.contains(&OperatorMethod::MatrixFree) {
+        Some(EigenCoords::new(&red.coords, red.n, r)?)
+    } else {
+        None
+    };
 
     let mut blocks: Vec<Option<Block>> = vec![None; max_k + 1];
     for (j, slot) in blocks.iter_mut().enumerate().skip(1) {
@@ -336,28 +504,12 @@ pub fn analyze(
             progress.advance(1, "");
             continue;
         }
-        let t = DenseMoment::build(&red, j, opts.lr, &model, budget)?;
-        let vals = symmetric_eigenvalues(&t.matrix, t.dim, opts.backend)?;
-        let err = t.build_error_bound() + eigensolver_error_bound(t.dim, t.frobenius);
-        let summary = SpectrumSummary::from_sorted(&vals, err);
-        let cone = if j % 2 == 0 && orders.contains(&j) {
-            let basis = SymBasis::new(r, j)?;
-            let start = cone_start(&basis);
-            let op = DenseSymmetric::new(&t.matrix, t.dim);
-            Some(cone_power_iteration(
-                &op,
-                &start,
-                opts.cone.tolerance,
-                opts.cone.max_iterations,
-            ))
-        } else {
-            None
-        };
-        *slot = Some(Block {
-            summary,
-            dim: t.dim,
-            eigenvalues: vals,
-            cone,
+        let want_cone = j % 2 == 0 && orders.contains(&j);
+        *slot = Some(match (methods[j], &eigen_coords) {
+            (OperatorMethod::MatrixFree, Some(ec)) => {
+                matrix_free_block(ec, j, &model, opts, want_cone)?
+            }
+            _ => dense_block(red, j, &model, opts, budget, want_cone)?,
         });
         progress.advance(1, "");
     }
@@ -386,6 +538,8 @@ pub fn analyze(
                 lambda_max: 1.0,
                 error_bound: 0.0,
                 multiplicity: m0,
+                method: OperatorMethod::Dense,
+                lanczos: None,
                 eigenvalues: opts.full_spectrum.then(|| vec![1.0]),
             });
         }
@@ -408,7 +562,13 @@ pub fn analyze(
                 lambda_max: b.summary.lambda_max,
                 error_bound: b.summary.error_bound,
                 multiplicity: m,
-                eigenvalues: opts.full_spectrum.then(|| b.eigenvalues.clone()),
+                method: b.method,
+                lanczos: b.lanczos.clone(),
+                eigenvalues: if opts.full_spectrum {
+                    b.eigenvalues.clone()
+                } else {
+                    None
+                },
             });
         }
         let verdict = Verdict::combine(verdicts);
@@ -427,8 +587,21 @@ pub fn analyze(
                 },
             })
         });
-        let t2 = theorem2(grads, k, opts.lr, opts.batch);
-        let c1 = corollary1(grads, k, opts.lr, opts.batch);
+        let missing = || {
+            Error::parameter(
+                "--order",
+                k,
+                "the prepared moment statistics do not cover this order",
+            )
+        };
+        let t2 = prep
+            .stats
+            .theorem2(k, opts.lr, opts.batch)
+            .ok_or_else(missing)?;
+        let c1 = prep
+            .stats
+            .corollary1(k, opts.lr, opts.batch)
+            .ok_or_else(missing)?;
         let before = findings.len();
         if verdict == Verdict::Stable && !t2.holds {
             findings.push(Finding {
@@ -534,12 +707,131 @@ pub fn analyze(
         sampling: opts.sampling,
         eigensolver: opts.backend,
         sharpness,
-        flatness,
+        flatness: prep.flatness,
+        streamed: prep.streamed,
+        method: opts.method,
         prop1: p1,
         orders: order_reports,
         consistency: Consistency {
             ok: findings.is_empty(),
             findings,
         },
+    })
+}
+
+/// The cone check (Theorem 1, even `j`) on `op`, from the interior element `(Σ x_a²)^{j/2}`.
+fn cone_check(
+    op: &dyn crate::linop::SymmetricOperator,
+    r: usize,
+    j: usize,
+    opts: &AnalyzeOptions,
+    default_iterations: usize,
+) -> Result<Option<ConeCheck>> {
+    let max_iter = opts.cone.max_iterations.unwrap_or(default_iterations);
+    if max_iter == 0 {
+        return Ok(None);
+    }
+    let basis = SymBasis::new(r, j)?;
+    let start = cone_start(&basis);
+    Ok(Some(cone_power_iteration(
+        op,
+        &start,
+        opts.cone.tolerance,
+        max_iter,
+    )))
+}
+
+/// A block by the dense closed form and a full symmetric eigensolve.
+fn dense_block(
+    red: &SpanReduction,
+    j: usize,
+    model: &BatchModel,
+    opts: &AnalyzeOptions,
+    budget: u128,
+    want_cone: bool,
+) -> Result<Block> {
+    let t = DenseMoment::build(red, j, opts.lr, model, budget)?;
+    let vals = symmetric_eigenvalues(&t.matrix, t.dim, opts.backend)?;
+    let err = t.build_error_bound() + eigensolver_error_bound(t.dim, t.frobenius);
+    let summary = SpectrumSummary::from_sorted(&vals, err);
+    let cone = if want_cone {
+        let op = DenseSymmetric::new(&t.matrix, t.dim);
+        cone_check(&op, red.rank, j, opts, DEFAULT_CONE_ITERATIONS_DENSE)?
+    } else {
+        None
+    };
+    Ok(Block {
+        summary,
+        dim: t.dim,
+        eigenvalues: Some(vals),
+        cone,
+        method: OperatorMethod::Dense,
+        lanczos: None,
+    })
+}
+
+/// A block by the matrix-free operator and Lanczos (`j = 1` exactly from the eigenvalues of `H`:
+/// `spec T_1 = 1 − η spec H`).
+fn matrix_free_block(
+    ec: &EigenCoords,
+    j: usize,
+    model: &BatchModel,
+    opts: &AnalyzeOptions,
+    want_cone: bool,
+) -> Result<Block> {
+    let u = f64::EPSILON / 2.0;
+    if j == 1 {
+        let mut vals: Vec<f64> = ec.h_eigenvalues.iter().map(|l| 1.0 - opts.lr * l).collect();
+        vals.sort_by(f64::total_cmp);
+        let hnorm = ec.h_eigenvalues.iter().map(|l| l * l).sum::<f64>().sqrt();
+        let err = opts.lr * eigensolver_error_bound(ec.r, hnorm) * 2.0
+            + u * (1.0 + opts.lr * hnorm) * 4.0;
+        return Ok(Block {
+            summary: SpectrumSummary::from_sorted(&vals, err),
+            dim: ec.r,
+            eigenvalues: opts.full_spectrum.then_some(vals),
+            cone: None,
+            method: OperatorMethod::MatrixFree,
+            lanczos: None,
+        });
+    }
+    let op: Box<dyn crate::linop::SymmetricOperator> = if j == 2 {
+        Box::new(SecondMoment::new(ec, opts.lr, model)?)
+    } else {
+        Box::new(MatrixFreeMoment::new(ec, j, opts.lr, model)?)
+    };
+    let res = extreme_eigenvalues(op.as_ref(), &opts.lanczos);
+    let d = op.dim();
+    let rounding = d as f64 * u * res.radius();
+    let summary = SpectrumSummary {
+        lambda_min: res.lambda_min,
+        lambda_max: res.lambda_max,
+        radius: res.radius(),
+        error_bound: res.radius_error_bound() + rounding,
+    };
+    let cone = if want_cone {
+        cone_check(
+            op.as_ref(),
+            ec.r,
+            j,
+            opts,
+            DEFAULT_CONE_ITERATIONS_MATRIX_FREE,
+        )?
+    } else {
+        None
+    };
+    Ok(Block {
+        summary,
+        dim: d,
+        eigenvalues: None,
+        cone,
+        method: OperatorMethod::MatrixFree,
+        lanczos: Some(LanczosReport {
+            products: res.products,
+            restarts: res.restarts,
+            termination: res.termination,
+            residual_min: res.residual_min,
+            residual_max: res.residual_max,
+        }),
     })
 }

@@ -49,29 +49,87 @@ pub struct Corollary1 {
     pub holds: bool,
 }
 
+/// The statistics of `A` that Theorem 2 and Corollary 1 need, for a set of orders: computable in
+/// one pass over the columns (the streaming reader fills it without holding `A`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MomentStats {
+    /// Samples.
+    pub n: usize,
+    /// Parameters.
+    pub w: usize,
+    /// Per order `k`: `(max_j m_j, argmax j)` with `m_j = (1/n) Σ_i a_{ij}^{2k}`.
+    pub max_column_moment: std::collections::BTreeMap<usize, (f64, usize)>,
+    /// Per order `k`: `(1/n) Σ_i ‖a_i‖_{2k}`.
+    pub mean_row_norm: std::collections::BTreeMap<usize, f64>,
+}
+
+impl MomentStats {
+    /// From an in-memory gradient matrix.
+    pub fn from_gradients(a: &Gradients, orders: &[usize]) -> Self {
+        let (n, w) = (a.n(), a.w());
+        let mut st = MomentStats {
+            n,
+            w,
+            ..Default::default()
+        };
+        for &k in orders {
+            let p = 2 * k as i32;
+            let mut moments = vec![0.0; w];
+            for i in 0..n {
+                for (m, &x) in moments.iter_mut().zip(a.row(i)) {
+                    *m += x.powi(p);
+                }
+            }
+            let best = moments.iter().map(|m| m / n as f64).enumerate().fold(
+                (f64::NEG_INFINITY, 0),
+                |(bv, bi), (i, v)| {
+                    if v > bv {
+                        (v, i)
+                    } else {
+                        (bv, bi)
+                    }
+                },
+            );
+            st.max_column_moment.insert(k, best);
+            let mean = (0..n).map(|i| norm_2k(a.row(i), k)).sum::<f64>() / n as f64;
+            st.mean_row_norm.insert(k, mean);
+        }
+        st
+    }
+
+    /// Theorem 2 for order `k` (must be one of the orders the statistics were made for).
+    pub fn theorem2(&self, k: usize, lr: f64, batch: usize) -> Option<Theorem2> {
+        let &(max, argmax) = self.max_column_moment.get(&k)?;
+        let bound = theorem2_bound(k, lr, batch);
+        let ratio = max / bound;
+        Some(Theorem2 {
+            max_moment: max,
+            argmax_coordinate: argmax,
+            bound,
+            ratio,
+            holds: ratio <= 1.0 + bound_slack(k, self.n),
+        })
+    }
+
+    /// Corollary 1 for order `k`.
+    pub fn corollary1(&self, k: usize, lr: f64, batch: usize) -> Option<Corollary1> {
+        let lhs = *self.mean_row_norm.get(&k)?;
+        let rhs = corollary1_bound(self.w, k, lr, batch);
+        let ratio = lhs / rhs;
+        Some(Corollary1 {
+            lhs,
+            rhs,
+            ratio,
+            holds: ratio <= 1.0 + bound_slack(k, self.n),
+        })
+    }
+}
+
 /// Evaluates Theorem 2 (eq. 18) on the original coordinates.
 pub fn theorem2(a: &Gradients, k: usize, lr: f64, batch: usize) -> Theorem2 {
-    let (n, w) = (a.n(), a.w());
-    let p = 2 * k as i32;
-    let mut moments = vec![0.0; w];
-    for i in 0..n {
-        for (m, &x) in moments.iter_mut().zip(a.row(i)) {
-            *m += x.powi(p);
-        }
-    }
-    let (argmax, max) = moments.iter().map(|m| m / n as f64).enumerate().fold(
-        (0, f64::NEG_INFINITY),
-        |(bi, bv), (i, v)| if v > bv { (i, v) } else { (bi, bv) },
-    );
-    let bound = theorem2_bound(k, lr, batch);
-    let ratio = max / bound;
-    Theorem2 {
-        max_moment: max,
-        argmax_coordinate: argmax,
-        bound,
-        ratio,
-        holds: ratio <= 1.0 + bound_slack(k, n),
-    }
+    MomentStats::from_gradients(a, &[k])
+        .theorem2(k, lr, batch)
+        .expect("statistics were made for this order") // invariant
 }
 
 /// `2^k B^{k−1} / η^k`.
@@ -92,16 +150,9 @@ pub fn norm_2k(x: &[f64], k: usize) -> f64 {
 
 /// Evaluates Corollary 1 (eq. 19).
 pub fn corollary1(a: &Gradients, k: usize, lr: f64, batch: usize) -> Corollary1 {
-    let n = a.n();
-    let lhs = (0..n).map(|i| norm_2k(a.row(i), k)).sum::<f64>() / n as f64;
-    let rhs = corollary1_bound(a.w(), k, lr, batch);
-    let ratio = lhs / rhs;
-    Corollary1 {
-        lhs,
-        rhs,
-        ratio,
-        holds: ratio <= 1.0 + bound_slack(k, n),
-    }
+    MomentStats::from_gradients(a, &[k])
+        .corollary1(k, lr, batch)
+        .expect("statistics were made for this order") // invariant
 }
 
 /// `(w/B)^{1/(2k)} sqrt(2B/η)`.

@@ -540,3 +540,61 @@ impl SymmetricOperator for ThresholdPencil {
         }
     }
 }
+
+/// The exact second-order threshold at scale, `η*_2 = 2/λ_max(C^{−1/2} D C^{−1/2})`, by Lanczos
+/// on [`ThresholdPencil`] (no bisection). Below `η*_2` every eigenvalue of `T_2^{(b)}(η)` is below
+/// 1, and by Krein–Rutman the spectral radius of `T_2` is an eigenvalue, so `T_2` is stable on
+/// `(0, η*_2)`; an eigenvalue reaches +1 at `η*_2`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SecondOrderThreshold {
+    /// `η*_2`.
+    pub lr_threshold: f64,
+    /// Bound on the error of `η*_2`: `2δ/(λ(λ − δ))` for the Lanczos residual `δ` of `λ_max`.
+    pub lr_threshold_error: f64,
+    /// `λ_max(C⁺D)`.
+    pub lambda_max: f64,
+    /// Lanczos products.
+    pub products: usize,
+    /// Lanczos termination.
+    pub termination: crate::stability::Termination,
+}
+
+/// Computes [`SecondOrderThreshold`] for the eigen-rotated coordinates.
+pub fn second_order_threshold(
+    ec: &EigenCoords,
+    model: &BatchModel,
+    lanczos: &crate::lanczos::LanczosOptions,
+) -> Result<SecondOrderThreshold> {
+    if ec.r == 0 {
+        return Err(Error::InvalidInput {
+            context: "gradients".into(),
+            message: "all gradients are zero: every learning rate is stable".into(),
+        });
+    }
+    let op = ThresholdPencil::new(ec, model)?;
+    let opts = crate::lanczos::LanczosOptions {
+        ends: crate::lanczos::Ends::Largest,
+        ..*lanczos
+    };
+    let res = crate::lanczos::extreme_eigenvalues(&op, &opts);
+    let lam = res.lambda_max;
+    let delta = res.residual_max + op.dim() as f64 * f64::EPSILON * lam.abs();
+    if !(lam > 0.0 && lam.is_finite()) {
+        return Err(Error::Numerical {
+            routine: "second-order threshold",
+            message: format!("λ_max(C⁺D) = {lam} is not positive"),
+        });
+    }
+    let err = if delta < lam {
+        2.0 * delta / (lam * (lam - delta))
+    } else {
+        f64::MAX
+    };
+    Ok(SecondOrderThreshold {
+        lr_threshold: 2.0 / lam,
+        lr_threshold_error: err,
+        lambda_max: lam,
+        products: res.products,
+        termination: res.termination,
+    })
+}

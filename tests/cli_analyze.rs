@@ -375,6 +375,8 @@ fn dense_problem_too_large_for_memory_exits_2() {
             "2",
             "--order",
             "3",
+            "--method",
+            "dense",
         ])
         .env("SGDSTAB_MEMORY_BYTES", "10000000")
         .output()
@@ -395,8 +397,96 @@ fn dense_dimension_limit_exits_2() {
         "2",
         "--order",
         "4",
+        "--method",
+        "dense",
     ]);
     assert_usage_error(&o, &["--order", "17550", "--max-dense-dim"]);
+}
+
+#[test]
+fn auto_picks_matrix_free_when_dense_is_too_large() {
+    // k = 4 on r = 24 (D = 17550): the default --method auto goes matrix-free by itself
+    let f = fixture("random_features.npy");
+    let v = json_of(&[
+        "analyze",
+        f.to_str().unwrap(),
+        "--lr",
+        "1",
+        "--batch",
+        "2",
+        "--order",
+        "3,4",
+        "--json",
+    ]);
+    let o4 = &v["orders"][1];
+    let top = o4["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["j"] == 4)
+        .unwrap();
+    assert_eq!(top["method"], "matrix-free");
+    assert_eq!(top["dim"], 17550);
+    assert_eq!(top["lanczos"]["termination"], "converged");
+    // the k = 3 block (D = 2600) stays dense
+    let b3 = v["orders"][0]["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["j"] == 3)
+        .unwrap();
+    assert_eq!(b3["method"], "dense");
+    assert!(o4["verdict"].is_string());
+}
+
+#[test]
+fn matrix_free_and_dense_agree_through_the_cli() {
+    let f = fixture("random_features.npy");
+    let base = [
+        "analyze",
+        f.to_str().unwrap(),
+        "--lr",
+        "3",
+        "--batch",
+        "3",
+        "--order",
+        "1..3",
+        "--json",
+        "--sampling",
+        "with",
+    ];
+    let dense = json_of(&[&base[..], &["--method", "dense"]].concat());
+    let mf = json_of(
+        &[
+            &base[..],
+            &["--method", "matrix-free", "--lanczos-tol", "1e-12"],
+        ]
+        .concat(),
+    );
+    for k in 0..3 {
+        let (a, b) = (&dense["orders"][k], &mf["orders"][k]);
+        assert_eq!(a["verdict"], b["verdict"]);
+        for (ba, bb) in a["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(b["blocks"].as_array().unwrap())
+        {
+            let (x, y) = (
+                ba["radius"].as_f64().unwrap(),
+                bb["radius"].as_f64().unwrap(),
+            );
+            assert!(
+                (x - y).abs() <= 1e-9 * x,
+                "k={} j={}: dense {x} matrix-free {y}",
+                k + 1,
+                ba["j"]
+            );
+            if bb["j"].as_u64().unwrap() >= 1 {
+                assert_eq!(bb["method"], "matrix-free");
+            }
+        }
+    }
 }
 
 #[test]

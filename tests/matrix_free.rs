@@ -162,3 +162,83 @@ mod lanczos {
         assert!((only_top.lambda_max - vals[d - 1]).abs() <= 1e-9 * vals[d - 1].abs());
     }
 }
+
+mod threshold_at_scale {
+    use super::*;
+    use sgdstab::lanczos::LanczosOptions;
+    use sgdstab::matrix_free::second_order_threshold;
+
+    /// η*_2 by Lanczos on C^{-1/2} D C^{-1/2} equals 2/λ_max(C⁺D) from explicit Kronecker products
+    /// (nalgebra, r² × r², no sgdstab code), and T_2(η) built densely by the closed form has
+    /// spectral radius 1 exactly there.
+    #[test]
+    fn lanczos_threshold_equals_the_explicit_pencil() {
+        let mut rng = Rng::new(515);
+        for case in 0..6 {
+            let sampling = Sampling::ALL[case % 2];
+            let (n, r) = (rng.int(3, 9), rng.int(2, 5));
+            let r = r.min(n);
+            let b = rng.int(1, n);
+            let rows = rng.matrix(n, r);
+            let flat: Vec<f64> = rows.concat();
+            let model = BatchModel::new(n, b, sampling).unwrap();
+            let ec = EigenCoords::new(&flat, n, r).unwrap();
+            let th = second_order_threshold(
+                &ec,
+                &model,
+                &LanczosOptions {
+                    tolerance: 1e-13,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            // explicit C and D on R^{r²}
+            let mut h = nalgebra::DMatrix::<f64>::zeros(r, r);
+            let hs: Vec<nalgebra::DMatrix<f64>> = rows
+                .iter()
+                .map(|row| {
+                    let a = nalgebra::DVector::from_row_slice(row);
+                    &a * a.transpose()
+                })
+                .collect();
+            for hi in &hs {
+                h += hi / n as f64;
+            }
+            let id = nalgebra::DMatrix::<f64>::identity(r, r);
+            let p = match sampling {
+                Sampling::WithoutReplacement => {
+                    if n == 1 {
+                        0.0
+                    } else {
+                        (n - b) as f64 / (b as f64 * (n as f64 - 1.0))
+                    }
+                }
+                Sampling::WithReplacement => 1.0 / b as f64,
+            };
+            let c = (h.kronecker(&id) + id.kronecker(&h)) * 0.5;
+            let mut d = h.kronecker(&h) * (1.0 - p);
+            for hi in &hs {
+                d += hi.kronecker(hi) * (p / n as f64);
+            }
+            let cinv = c.clone().try_inverse().unwrap();
+            let lam = (cinv * &d)
+                .complex_eigenvalues()
+                .iter()
+                .map(|z| z.re)
+                .fold(f64::MIN, f64::max);
+            let want = 2.0 / lam;
+            let rel = (th.lr_threshold - want).abs() / want;
+            assert!(
+                rel < 1e-10,
+                "case {case}: {} vs {want} ({rel:e})",
+                th.lr_threshold
+            );
+            // ρ(T_2(η*)) = 1 with the closed-form dense operator
+            let t = MomentTerms::new(&ec.coords, n, r, 2, &model, false)
+                .unwrap()
+                .operator(th.lr_threshold);
+            let dim = (t.len() as f64).sqrt() as usize;
+            assert!((radius(&t, dim) - 1.0).abs() < 1e-9);
+        }
+    }
+}

@@ -125,7 +125,7 @@ proptest! {
         let k = 2 * half;
         let mut opts = AnalyzeOptions::new(lr, b, vec![k]);
         opts.sampling = sampling;
-        opts.cone = ConeOptions { tolerance: 1e-13, max_iterations: 200_000 };
+        opts.cone = ConeOptions { tolerance: 1e-13, max_iterations: Some(200_000) };
         let rep = analyze(&g, &opts, None, &NoProgress).unwrap();
         let o = &rep.orders[0];
         let c = o.cone.as_ref().expect("even k has a cone check");

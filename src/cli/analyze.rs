@@ -1,7 +1,11 @@
 //! `sgdstab analyze`.
 
 use super::common::{parse_list, write_output, Bar, GradsInput, List};
-use sgdstab::analysis::{analyze, AnalyzeOptions, ConeOptions};
+use sgdstab::analysis::{
+    analyze, analyze_prepared, AnalyzeOptions, ConeOptions, OperatorMethod, Prepared,
+};
+use sgdstab::io::stream::{should_stream, stream_gram, StreamMode};
+use sgdstab::lanczos::LanczosOptions;
 use sgdstab::{EigenBackend, Sampling};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,9 +39,21 @@ pub struct Args {
     /// Dense eigensolver: faer, or lapack (needs the `lapack` feature; then the default).
     #[arg(long, value_name = "NAME", default_value_t = EigenBackend::default())]
     eigensolver: EigenBackend,
-    /// Iteration limit of the Theorem 1 cone power iteration (even k).
-    #[arg(long = "cone-max-iter", value_name = "N", default_value_t = 5000)]
-    cone_max_iter: usize,
+    /// Iteration limit of the Theorem 1 cone power iteration (even k); default 5000 on dense
+    /// blocks, 300 on matrix-free ones; 0 skips the check.
+    #[arg(long = "cone-max-iter", value_name = "N")]
+    cone_max_iter: Option<usize>,
+    /// How to compute each block T_j: `auto` (dense when D <= --max-dense-dim and it fits in
+    /// memory, else matrix-free), `dense`, or `matrix-free` (Lanczos).
+    #[arg(long, value_name = "METHOD", default_value = "auto")]
+    method: OperatorMethod,
+    /// Relative residual tolerance of Lanczos (matrix-free blocks).
+    #[arg(long = "lanczos-tol", value_name = "TOL", default_value_t = 1e-10)]
+    lanczos_tol: f64,
+    /// Stream the Gram matrix from a .npy file instead of reading it whole: `auto` (wide and
+    /// large files), `always`, `never`.
+    #[arg(long, value_name = "MODE", default_value = "auto")]
+    stream: StreamMode,
     /// Relative residual at which the cone iteration stops.
     #[arg(long = "cone-tol", value_name = "TOL", default_value_t = 1e-10)]
     cone_tol: f64,
@@ -73,7 +89,13 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             "must be finite and > 0"
         ));
     }
-    let grads = a.input.load()?;
+    if !(a.lanczos_tol.is_finite() && a.lanczos_tol > 0.0) {
+        anyhow::bail!(sgdstab::Error::parameter(
+            "--lanczos-tol",
+            a.lanczos_tol,
+            "must be finite and > 0"
+        ));
+    }
     let opts = AnalyzeOptions {
         sampling: a.sampling,
         rank_tolerance: a.rank_tol,
@@ -84,10 +106,22 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         },
         full_spectrum: a.spectrum,
         max_dense_dim: a.max_dense_dim,
+        method: a.method,
+        lanczos: LanczosOptions {
+            tolerance: a.lanczos_tol,
+            ..LanczosOptions::default()
+        },
         ..AnalyzeOptions::new(a.lr, a.batch, a.order.0.clone())
     };
     let bar = Bar::new(a.quiet);
-    let report = analyze(&grads, &opts, Some(a.input.display()), &bar)?;
+    let report = if a.input.key.is_none() && should_stream(&a.input.grads, a.stream)? {
+        let streamed = stream_gram(&a.input.grads, &opts.orders, None, &bar)?;
+        let prep = Prepared::from_streamed(streamed, opts.rank_tolerance)?;
+        analyze_prepared(&prep, &opts, Some(a.input.display()), &bar)?
+    } else {
+        let grads = a.input.load()?;
+        analyze(&grads, &opts, Some(a.input.display()), &bar)?
+    };
     let json = sgdstab::report::to_json(&report)?;
     if let Some(out) = &a.out {
         write_output(out, &json)?;

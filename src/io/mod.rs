@@ -9,6 +9,7 @@
 
 pub mod csv;
 pub mod npy;
+pub mod stream;
 
 use crate::error::{Error, Result};
 use crate::gradients::Gradients;

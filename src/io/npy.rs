@@ -138,6 +138,72 @@ pub fn parse(bytes: &[u8]) -> Result<NpyArray, String> {
     Ok(NpyArray { shape, dtype, data })
 }
 
+/// The header of an NPY file: what [`read_header`] returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NpyHeader {
+    /// Element type.
+    pub dtype: Dtype,
+    /// Little-endian data.
+    pub little_endian: bool,
+    /// Fortran (column-major) order.
+    pub fortran_order: bool,
+    /// Shape.
+    pub shape: Vec<usize>,
+    /// Byte offset of the data.
+    pub data_offset: usize,
+}
+
+impl NpyHeader {
+    /// Bytes per element.
+    pub fn item_size(&self) -> usize {
+        self.dtype.size()
+    }
+}
+
+/// Parses the header from the first bytes of an NPY file (`prefix` must hold the whole header;
+/// `12 + MAX_HEADER_BYTES` bytes always suffice).
+pub fn read_header(prefix: &[u8]) -> Result<NpyHeader, String> {
+    if !prefix.starts_with(MAGIC) {
+        return Err("not an NPY file (missing the \\x93NUMPY magic)".into());
+    }
+    if prefix.len() < 10 {
+        return Err("truncated NPY header".into());
+    }
+    let (header_len, start) = match prefix[6] {
+        1 => (u16::from_le_bytes([prefix[8], prefix[9]]) as usize, 10),
+        2 | 3 if prefix.len() >= 12 => (
+            u32::from_le_bytes([prefix[8], prefix[9], prefix[10], prefix[11]]) as usize,
+            12,
+        ),
+        2 | 3 => return Err("truncated NPY header".into()),
+        v => return Err(format!("unsupported NPY format version {v}.{}", prefix[7])),
+    };
+    if header_len > MAX_HEADER_BYTES {
+        return Err(format!(
+            "NPY header length {header_len} bytes exceeds the limit of {MAX_HEADER_BYTES}"
+        ));
+    }
+    let end = start + header_len;
+    if prefix.len() < end {
+        return Err("truncated NPY header".into());
+    }
+    let header = std::str::from_utf8(&prefix[start..end])
+        .map_err(|_| "NPY header is not valid text".to_string())?;
+    let (dtype, little_endian, fortran_order, shape) = parse_header(header)?;
+    Ok(NpyHeader {
+        dtype,
+        little_endian,
+        fortran_order,
+        shape,
+        data_offset: end,
+    })
+}
+
+/// Decodes one element of `dtype` to `f64`.
+pub fn decode_element(c: &[u8], dtype: Dtype, little_endian: bool) -> f64 {
+    decode(c, dtype, little_endian)
+}
+
 fn decode(c: &[u8], dtype: Dtype, little: bool) -> f64 {
     match (dtype, little) {
         (Dtype::F64, true) => f64::from_le_bytes(c.try_into().unwrap_or([0; 8])),

@@ -104,7 +104,14 @@ pub fn analysis(r: &AnalysisReport) -> String {
         let parts: Vec<String> = o
             .blocks
             .iter()
-            .map(|b| format!("j={}: ρ={} ×{}", b.j, num(b.radius), b.multiplicity))
+            .map(|b| {
+                let how = match (&b.lanczos, b.method) {
+                    (Some(l), _) => format!(" [matrix-free, {} products]", l.products),
+                    (None, crate::analysis::OperatorMethod::MatrixFree) => " [matrix-free]".into(),
+                    _ => String::new(),
+                };
+                format!("j={}: ρ={} ×{}{how}", b.j, num(b.radius), b.multiplicity)
+            })
             .collect();
         let _ = writeln!(s, "  k={}: {}", o.k, parts.join("; "));
     }
