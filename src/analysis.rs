@@ -9,9 +9,9 @@ use crate::bounds::{Corollary1, MomentStats, Theorem2};
 use crate::error::{Error, Result};
 use crate::gradients::Gradients;
 use crate::io::stream::StreamedGram;
-use crate::lanczos::{extreme_eigenvalues, LanczosOptions};
+use crate::lanczos::{extreme_eigenvalues, Ends, LanczosOptions};
 use crate::linop::DenseSymmetric;
-use crate::matrix_free::{EigenCoords, MatrixFreeMoment, SecondMoment};
+use crate::matrix_free::{second_order_threshold, EigenCoords, MatrixFreeMoment, SecondMoment};
 use crate::moment_operator::DenseMoment;
 use crate::progress::Progress;
 use crate::prop1::{prop1, Prop1};
@@ -218,6 +218,9 @@ pub struct BlockReport {
     pub method: OperatorMethod,
     /// Lanczos details (matrix-free blocks `j >= 2`), else `null`.
     pub lanczos: Option<LanczosReport>,
+    /// For matrix-free `j = 2` blocks: the Sylvester-inertia certificate that decides the verdict
+    /// when the radius alone cannot (see [`InertiaCertificate`]); else `null`.
+    pub inertia: Option<InertiaCertificate>,
     /// All eigenvalues, ascending (only with `full_spectrum`, dense blocks).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub eigenvalues: Option<Vec<f64>>,
@@ -274,7 +277,8 @@ pub struct OrderReport {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
     /// The implication: `stable=>theorem2`, `stable=>corollary1`, `theorem2=>corollary1`,
-    /// `prop1=>order2`, `cone<=radius`.
+    /// `prop1=>order2`, `cone<=radius`, `inertia=radius` (matrix-free `j = 2`: the two ways of
+    /// deciding the block disagree).
     pub check: String,
     /// The order concerned.
     pub k: usize,
@@ -347,6 +351,26 @@ struct Block {
     cone: Option<ConeCheck>,
     method: OperatorMethod,
     lanczos: Option<LanczosReport>,
+    inertia: Option<InertiaCertificate>,
+}
+
+/// The Sylvester-inertia certificate of a matrix-free `j = 2` block.
+///
+/// `T_2 − I = −2ηC + η²D = C^{1/2} η² (K − 2/η) C^{1/2}` with `K = C^{−1/2} D C^{−1/2}` and `C`
+/// positive definite on the reduced space, so by Sylvester's law of inertia `T_2` has an
+/// eigenvalue above 1 exactly when `λ_max(K) > 2/η`, i.e. `η > η*_2`. `K`'s top eigenvalue is
+/// well separated in practice (Lanczos converges in a few products) even when the top of
+/// `spec T_2` is a dense cluster just below 1, where Lanczos on `T_2` converges slowly.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InertiaCertificate {
+    /// `λ_max(K)`.
+    pub lambda_max_k: f64,
+    /// Its error bound (Lanczos residual).
+    pub error_bound: f64,
+    /// `2/η`.
+    pub two_over_lr: f64,
+    /// `stable` if `λ_max(K) + bound < 2/η`, `unstable` if `λ_max(K) − bound > 2/η`, else `marginal`.
+    pub verdict: Verdict,
 }
 
 /// What the analysis needs from the gradients: the span reduction and the moment statistics of
@@ -540,6 +564,7 @@ pub fn analyze_prepared(
                 multiplicity: m0,
                 method: OperatorMethod::Dense,
                 lanczos: None,
+                inertia: None,
                 eigenvalues: opts.full_spectrum.then(|| vec![1.0]),
             });
         }
@@ -551,7 +576,11 @@ pub fn analyze_prepared(
             if m == 0 {
                 continue;
             }
-            verdicts.push(Verdict::of_radius(b.summary.radius, b.summary.error_bound));
+            // a block's verdict: from its radius, unless an inertia certificate decides it
+            verdicts.push(match &b.inertia {
+                Some(c) if c.verdict != Verdict::Marginal => c.verdict,
+                _ => Verdict::of_radius(b.summary.radius, b.summary.error_bound),
+            });
             reduced_radius = reduced_radius.max(b.summary.radius);
             error_bound = error_bound.max(b.summary.error_bound);
             brs.push(BlockReport {
@@ -564,6 +593,7 @@ pub fn analyze_prepared(
                 multiplicity: m,
                 method: b.method,
                 lanczos: b.lanczos.clone(),
+                inertia: b.inertia.clone(),
                 eigenvalues: if opts.full_spectrum {
                     b.eigenvalues.clone()
                 } else {
@@ -660,6 +690,24 @@ pub fn analyze_prepared(
                         p1.value
                     ),
                 });
+            }
+        }
+        for b in blocks.iter().take(k + 1).flatten() {
+            if let Some(c) = &b.inertia {
+                let by_radius = Verdict::of_radius(b.summary.radius, b.summary.error_bound);
+                if by_radius != Verdict::Marginal
+                    && c.verdict != Verdict::Marginal
+                    && by_radius != c.verdict
+                {
+                    findings.push(Finding {
+                        check: "inertia=radius".into(),
+                        k,
+                        message: format!(
+                            "the Lanczos radius {:.17e} ± {:.1e} says {} but the inertia certificate (λmax(K) = {:.17e}, 2/η = {:.17e}) says {}",
+                            b.summary.radius, b.summary.error_bound, by_radius, c.lambda_max_k, c.two_over_lr, c.verdict
+                        ),
+                    });
+                }
             }
         }
         if let Some(c) = &cone {
@@ -767,6 +815,7 @@ fn dense_block(
         cone,
         method: OperatorMethod::Dense,
         lanczos: None,
+        inertia: None,
     })
 }
 
@@ -793,6 +842,7 @@ fn matrix_free_block(
             cone: None,
             method: OperatorMethod::MatrixFree,
             lanczos: None,
+            inertia: None,
         });
     }
     let op: Box<dyn crate::linop::SymmetricOperator> = if j == 2 {
@@ -800,7 +850,29 @@ fn matrix_free_block(
     } else {
         Box::new(MatrixFreeMoment::new(ec, j, opts.lr, model)?)
     };
-    let res = extreme_eigenvalues(op.as_ref(), &opts.lanczos);
+    // Even j: T_j preserves the cone M_j^+, so by Krein–Rutman ρ(T_j) = λ_max(T_j) and only the
+    // top end needs to converge (λ_min is then reported as its Ritz value, an upper bound).
+    let lanczos = LanczosOptions {
+        ends: if j % 2 == 0 {
+            Ends::Largest
+        } else {
+            Ends::Both
+        },
+        ..opts.lanczos
+    };
+    let res = extreme_eigenvalues(op.as_ref(), &lanczos);
+    let res = if j % 2 == 0 && res.lambda_min.abs() > res.lambda_max.abs() {
+        // cannot happen in exact arithmetic (Krein–Rutman); converge both ends to be safe
+        extreme_eigenvalues(
+            op.as_ref(),
+            &LanczosOptions {
+                ends: Ends::Both,
+                ..lanczos
+            },
+        )
+    } else {
+        res
+    };
     let d = op.dim();
     let rounding = d as f64 * u * res.radius();
     let summary = SpectrumSummary {
@@ -820,11 +892,31 @@ fn matrix_free_block(
     } else {
         None
     };
+    let inertia = if j == 2 {
+        let th = second_order_threshold(ec, model, &opts.lanczos)?;
+        let bound = th.lambda_max_error;
+        let two_over_lr = 2.0 / opts.lr;
+        Some(InertiaCertificate {
+            lambda_max_k: th.lambda_max,
+            error_bound: bound,
+            two_over_lr,
+            verdict: if th.lambda_max + bound < two_over_lr {
+                Verdict::Stable
+            } else if th.lambda_max - bound > two_over_lr {
+                Verdict::Unstable
+            } else {
+                Verdict::Marginal
+            },
+        })
+    } else {
+        None
+    };
     Ok(Block {
         summary,
         dim: d,
         eigenvalues: None,
         cone,
+        inertia,
         method: OperatorMethod::MatrixFree,
         lanczos: Some(LanczosReport {
             products: res.products,

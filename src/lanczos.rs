@@ -54,7 +54,7 @@ impl Default for LanczosOptions {
             max_basis: 80,
             keep: 8,
             tolerance: 1e-10,
-            max_products: 4000,
+            max_products: 1500,
             seed: 0x5eed,
             ends: Ends::Both,
         }
@@ -85,6 +85,12 @@ impl LanczosResult {
     /// `max(|λ_min|, |λ_max|)`.
     pub fn radius(&self) -> f64 {
         self.lambda_min.abs().max(self.lambda_max.abs())
+    }
+
+    /// `λ_max` alone, for operators whose spectral radius is their largest eigenvalue (even-order
+    /// moment operators, by Krein–Rutman).
+    pub fn top(&self) -> f64 {
+        self.lambda_max
     }
 
     /// Error bound on the radius: the residual of the Ritz pair attaining it (both when tied).

@@ -435,7 +435,19 @@ impl SecondMoment {
         }
         let sbm = faer::MatRef::from_column_major_slice(&sb, n, r);
         let om = faer::MatMut::from_column_major_slice_mut(out, r, r);
-        faer::linalg::matmul::matmul(om, faer::Accum::Replace, bm.transpose(), sbm, self.w2, par);
+        // symmetric result: only the upper triangle (rows a <= columns b) is read back
+        use faer::linalg::matmul::triangular::{matmul as tri_matmul, BlockStructure};
+        tri_matmul(
+            om,
+            BlockStructure::TriangularUpper,
+            faer::Accum::Replace,
+            bm.transpose(),
+            BlockStructure::Rectangular,
+            sbm,
+            BlockStructure::Rectangular,
+            self.w2,
+            par,
+        );
         let nn = (n * n) as f64;
         for c in 0..r {
             for a in 0..r {
@@ -553,6 +565,8 @@ pub struct SecondOrderThreshold {
     pub lr_threshold_error: f64,
     /// `λ_max(C⁺D)`.
     pub lambda_max: f64,
+    /// Error bound on `lambda_max` (Lanczos residual plus rounding).
+    pub lambda_max_error: f64,
     /// Lanczos products.
     pub products: usize,
     /// Lanczos termination.
@@ -594,6 +608,7 @@ pub fn second_order_threshold(
         lr_threshold: 2.0 / lam,
         lr_threshold_error: err,
         lambda_max: lam,
+        lambda_max_error: delta,
         products: res.products,
         termination: res.termination,
     })

@@ -242,3 +242,47 @@ mod threshold_at_scale {
         }
     }
 }
+
+mod inertia {
+    use super::*;
+    use sgdstab::analysis::{analyze, AnalyzeOptions, OperatorMethod};
+    use sgdstab::lanczos::LanczosOptions;
+    use sgdstab::matrix_free::second_order_threshold;
+    use sgdstab::{Gradients, NoProgress, Verdict};
+
+    /// On both sides of η*_2, the matrix-free j = 2 block's Sylvester-inertia verdict equals the
+    /// dense verdict.
+    #[test]
+    fn inertia_certificate_matches_dense_verdicts() {
+        let mut rng = Rng::new(61);
+        for case in 0..8 {
+            let sampling = Sampling::ALL[case % 2];
+            let (n, w) = (rng.int(4, 8), rng.int(2, 5));
+            let rows = rng.matrix(n, w);
+            let g = Gradients::from_rows(&rows).unwrap();
+            let b = rng.int(1, n);
+            let red = sgdstab::reduction::SpanReduction::new(&g, None).unwrap();
+            let ec = EigenCoords::new(&red.coords, n, red.rank).unwrap();
+            let model = BatchModel::new(n, b, sampling).unwrap();
+            let th = second_order_threshold(&ec, &model, &LanczosOptions::default()).unwrap();
+            for (f, want) in [(0.9, Verdict::Stable), (1.1, Verdict::Unstable)] {
+                let mut opts = AnalyzeOptions::new(f * th.lr_threshold, b, vec![2]);
+                opts.sampling = sampling;
+                let dense = analyze(&g, &opts, None, &NoProgress).unwrap();
+                opts.method = OperatorMethod::MatrixFree;
+                let mf = analyze(&g, &opts, None, &NoProgress).unwrap();
+                let blk = mf.orders[0].blocks.iter().find(|b| b.j == 2).unwrap();
+                let cert = blk
+                    .inertia
+                    .as_ref()
+                    .expect("j = 2 matrix-free has a certificate");
+                assert_eq!(cert.verdict, want, "case {case} f={f}");
+                assert_eq!(dense.orders[0].verdict, want, "case {case} f={f} (dense)");
+                assert_eq!(
+                    mf.orders[0].verdict, want,
+                    "case {case} f={f} (matrix-free)"
+                );
+            }
+        }
+    }
+}
