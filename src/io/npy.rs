@@ -206,7 +206,9 @@ fn parse_header(h: &str) -> Result<(Dtype, bool, bool, Vec<usize>), String> {
     }
     let descr = dict_value(h, "descr").ok_or("NPY header has no 'descr'")?;
     let descr = descr.trim().trim_matches(|c| c == '\'' || c == '"');
-    let (order, code) = descr.split_at(descr.len().min(1));
+    // split off the byte-order character (at a char boundary: the header may hold any text)
+    let split = descr.chars().next().map_or(0, char::len_utf8);
+    let (order, code) = descr.split_at(split);
     let little = match order {
         "<" | "|" | "=" => true,
         ">" => false,
