@@ -204,7 +204,7 @@ fn parse_header(h: &str) -> Result<(Dtype, bool, bool, Vec<usize>), String> {
     if !(h.starts_with('{') && h.ends_with('}')) {
         return Err("NPY header is not a dictionary".into());
     }
-    let descr = dict_value(h, "descr").ok_or("NPY header has no 'descr'")?;
+    let descr = field(h, "descr")?;
     let descr = descr.trim().trim_matches(|c| c == '\'' || c == '"');
     // split off the byte-order character (at a char boundary: the header may hold any text)
     let split = descr.chars().next().map_or(0, char::len_utf8);
@@ -224,13 +224,12 @@ fn parse_header(h: &str) -> Result<(Dtype, bool, bool, Vec<usize>), String> {
         ))
         }
     };
-    let fortran = match dict_value(h, "fortran_order").map(str::trim) {
-        Some("True") => true,
-        Some("False") => false,
-        Some(v) => return Err(format!("invalid fortran_order '{v}'")),
-        None => return Err("NPY header has no 'fortran_order'".into()),
+    let fortran = match field(h, "fortran_order")?.trim() {
+        "True" => true,
+        "False" => false,
+        v => return Err(format!("invalid fortran_order '{v}'")),
     };
-    let shape_txt = dict_value(h, "shape").ok_or("NPY header has no 'shape'")?;
+    let shape_txt = field(h, "shape")?;
     let inner = shape_txt
         .trim()
         .strip_prefix('(')
@@ -247,6 +246,17 @@ fn parse_header(h: &str) -> Result<(Dtype, bool, bool, Vec<usize>), String> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok((dtype, little, fortran, shape))
+}
+
+/// The value of `key`, or an error saying whether it is missing or malformed.
+fn field<'a>(h: &'a str, key: &str) -> Result<&'a str, String> {
+    dict_value(h, key).ok_or_else(|| {
+        if h.contains(&format!("'{key}'")) || h.contains(&format!("\"{key}\"")) {
+            format!("NPY header has a malformed '{key}' entry")
+        } else {
+            format!("NPY header has no '{key}'")
+        }
+    })
 }
 
 /// The raw text of the value of `key` in a flat Python dict literal (tuples allowed).

@@ -57,7 +57,18 @@ pub fn open_with_budget(bytes: &[u8], budget_bytes: u128) -> Result<Npz<'_>, Str
     if !(bytes.starts_with(MAGIC) || bytes.starts_with(MAGIC_EMPTY)) {
         return Err("not an NPZ file (missing the zip signature PK\\x03\\x04)".into());
     }
-    let archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(zip_message)?;
+    let archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| {
+        // a zip ends with its directory: without one, the usual cause is a cut-off file
+        let tail = &bytes[bytes.len().saturating_sub(65_557)..];
+        if tail.windows(4).any(|w| w == MAGIC_EMPTY) {
+            zip_message(e)
+        } else {
+            format!(
+                "truncated NPZ archive: no end-of-central-directory record in its {} bytes",
+                bytes.len()
+            )
+        }
+    })?;
     let mut keys = Vec::new();
     let mut names = Vec::new();
     let mut indices = Vec::new();
