@@ -338,6 +338,18 @@ mod tests {
         assert!(f16_to_f64(0x7e00).is_nan());
     }
 
+    /// Regression: a descr starting with a multi-byte character made `split_at(1)` panic
+    /// (found by `tests/fuzz_readers.rs`).
+    #[test]
+    fn descr_with_a_multibyte_first_character_is_an_error() {
+        let mut bytes = to_bytes(&[1, 1], &[0.0]);
+        let h = String::from_utf8_lossy(&bytes[10..]).into_owned();
+        let pos = 10 + h.find("<f8").unwrap();
+        bytes.splice(pos..pos + 1, "é".bytes());
+        bytes[8] += 1; // the header grew by one byte
+        assert!(parse(&bytes).unwrap_err().contains("unsupported dtype"));
+    }
+
     #[test]
     fn errors_name_the_problem() {
         let bytes = to_bytes(&[2, 3], &[0.0; 6]);
