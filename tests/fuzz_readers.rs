@@ -250,9 +250,14 @@ fn st_header_end(b: &[u8]) -> usize {
     8 + u64::from_le_bytes(b[..8].try_into().unwrap()) as usize
 }
 
+/// `cases` times `SGDSTAB_FUZZ_SCALE` (default 1) for longer local runs.
 fn cfg(cases: u32) -> ProptestConfig {
+    let scale: u32 = std::env::var("SGDSTAB_FUZZ_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
     ProptestConfig {
-        cases,
+        cases: cases.saturating_mul(scale.max(1)),
         max_shrink_iters: 2000,
         ..ProptestConfig::default()
     }

@@ -178,8 +178,8 @@ pub fn assemble(
             first = Some((i, n));
         }
         if let Some(pos) = a.data.iter().position(|x| !x.is_finite()) {
-            let row = if width == 0 { 0 } else { pos / width };
-            let col = if width == 0 { 0 } else { pos % width };
+            // data is non-empty here, so width >= 1
+            let (row, col) = (pos / width.max(1), pos % width.max(1));
             return Err(Invalid(format!(
                 "non-finite value {} in array {} at index {} (row {row}, column {} of the gradient matrix, 0-based)",
                 a.data[pos],
