@@ -1,7 +1,7 @@
 //! `write_atomic` / `write_atomic_with`: the target appears complete or not at all, an existing
 //! target survives a failed write, and no temporary file is left behind.
 
-use sgdstab::io::{write_atomic, write_atomic_with};
+use sgdstab::io::{write_atomic, write_atomic_with, write_npy};
 use std::path::Path;
 
 fn entries(dir: &Path) -> Vec<String> {
@@ -98,4 +98,21 @@ fn concurrent_writers_never_interleave() {
         "the file is one writer's complete content"
     );
     assert_eq!(entries(dir.path()), ["shared.bin"]);
+}
+
+#[test]
+fn exported_npy_is_read_back_by_ndarray_npy() {
+    use ndarray_npy::ReadNpyExt;
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("a.npy");
+    let data: Vec<f64> = (0..12).map(|i| i as f64 / 3.0 - 1.0).collect();
+    write_npy(&p, &[3, 4], &data).unwrap();
+    let a = ndarray::Array2::<f64>::read_npy(std::fs::File::open(&p).unwrap()).unwrap();
+    assert_eq!(a.shape(), &[3, 4]);
+    assert_eq!(a.iter().copied().collect::<Vec<_>>(), data);
+    // a shape that does not match is refused before anything is written
+    let q = dir.path().join("b.npy");
+    let e = write_npy(&q, &[5, 4], &data).unwrap_err().to_string();
+    assert!(e.contains("b.npy") && e.contains("(5, 4)"), "{e}");
+    assert_eq!(entries(dir.path()), ["a.npy"]);
 }

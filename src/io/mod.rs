@@ -251,6 +251,23 @@ fn temp_path(path: &Path) -> PathBuf {
     ))
 }
 
+/// Writes a C-order float64 array of `shape` as an NPY 1.0 file, atomically (the way to export
+/// arrays). Errors unless `data.len()` is the product of `shape`.
+pub fn write_npy(path: &Path, shape: &[usize], data: &[f64]) -> Result<()> {
+    let count = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+    if count != Some(data.len()) {
+        return Err(Error::InvalidInput {
+            context: path.display().to_string(),
+            message: format!(
+                "{} values do not fill shape {}",
+                data.len(),
+                npy::shape_string(shape)
+            ),
+        });
+    }
+    write_atomic(path, &npy::to_bytes(shape, data))
+}
+
 /// Writes `bytes` to `path` atomically (temporary file in the same directory, then rename).
 ///
 /// On failure no file is left: neither `path` (an existing `path` keeps its old content) nor the

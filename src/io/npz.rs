@@ -36,6 +36,8 @@ pub struct Npz<'a> {
     /// Archive indices, parallel to `keys`.
     indices: Vec<usize>,
     budget_bytes: u128,
+    /// Bytes decompressed so far (all members read count against the budget).
+    used_bytes: u128,
 }
 
 fn zip_message(e: ZipError) -> String {
@@ -97,6 +99,7 @@ pub fn open_with_budget(bytes: &[u8], budget_bytes: u128) -> Result<Npz<'_>, Str
         names,
         indices,
         budget_bytes,
+        used_bytes: 0,
     })
 }
 
@@ -104,6 +107,7 @@ impl Npz<'_> {
     /// The raw bytes of member `index` (an index into [`ArrayDict::keys`]).
     pub fn member_bytes(&mut self, index: usize) -> Result<Vec<u8>, String> {
         let budget = self.budget_bytes;
+        let used_before = self.used_bytes;
         let mut file = self
             .archive
             .by_index(self.indices[index])
@@ -133,10 +137,15 @@ impl Npz<'_> {
                 "member declares {size} uncompressed bytes from {compressed} compressed, more than deflate can expand"
             ));
         }
-        if size as u128 > budget {
+        if used_before + size as u128 > budget {
             return Err(format!(
-                "member needs {} uncompressed but the memory budget is {}; set SGDSTAB_MEMORY_BYTES to raise it",
+                "member needs {} uncompressed{} but the memory budget is {}; set SGDSTAB_MEMORY_BYTES to raise it",
                 human_bytes(size as u128),
+                if used_before > 0 {
+                    format!(" after {} of other members", human_bytes(used_before))
+                } else {
+                    String::new()
+                },
                 human_bytes(budget)
             ));
         }
@@ -145,16 +154,18 @@ impl Npz<'_> {
             .take(size.saturating_add(1))
             .read_to_end(&mut buf)
             .map_err(|e| format!("corrupt member data: {e}"))?;
-        if buf.len() as u64 != size {
+        if buf.len() as u64 > size {
             return Err(format!(
-                "member data is {} bytes, the archive declares {size}",
-                if buf.len() as u64 > size {
-                    "more than".to_string()
-                } else {
-                    buf.len().to_string()
-                }
+                "member data is longer than the {size} bytes the archive declares"
             ));
         }
+        if (buf.len() as u64) < size {
+            return Err(format!(
+                "truncated member: {} bytes of the {size} the archive declares",
+                buf.len()
+            ));
+        }
+        self.used_bytes = used_before + size as u128;
         Ok(buf)
     }
 }
@@ -212,6 +223,19 @@ mod tests {
         assert_eq!(npz.keys(), ["zeta", "alpha", "raw"]);
         assert_eq!(npz.aliases(0), ["zeta.npy"]);
         assert_eq!(npz.load(1).unwrap().data, vec![1.0, 2.0]);
+    }
+
+    #[test]
+    fn budget_counts_all_members() {
+        let a = npy::to_bytes(&[10, 1], &[0.0; 10]); // 208 bytes
+        let z = archive(
+            &[("w.npy", a.clone()), ("b.npy", a)],
+            CompressionMethod::Stored,
+        );
+        let mut npz = open_with_budget(&z, 300).unwrap();
+        npz.load(0).unwrap();
+        let e = npz.load(1).unwrap_err();
+        assert!(e.contains("after 208 bytes of other members"), "{e}");
     }
 
     #[test]
