@@ -69,6 +69,15 @@ fn failing_rename_leaves_no_temp_file() {
 }
 
 #[test]
+fn a_name_of_255_bytes_can_be_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("r".repeat(250) + ".json");
+    write_atomic(&p, b"ok").unwrap();
+    assert_eq!(std::fs::read(&p).unwrap(), b"ok");
+    assert_eq!(entries(dir.path()).len(), 1);
+}
+
+#[test]
 fn missing_directory_is_an_error_naming_the_path() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("no").join("such").join("out.json");

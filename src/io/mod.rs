@@ -240,9 +240,10 @@ fn temp_path(path: &Path) -> PathBuf {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let name = path
+    // at most 100 characters of the name, so the temporary name stays within NAME_MAX
+    let name: String = path
         .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
+        .map(|s| s.to_string_lossy().chars().take(100).collect())
         .unwrap_or_else(|| "output".into());
     dir.join(format!(
         ".{name}.tmp-{}-{}",
