@@ -8,11 +8,13 @@ use std::path::{Path, PathBuf};
 /// The gradient input shared by every command that reads a gradient file.
 #[derive(Debug, Clone, clap::Args)]
 pub struct GradsInput {
-    /// Per-sample gradients: an n × w array (rows = samples) in .npy (float64/32/16, C or
-    /// Fortran order) or delimited text (.csv/.tsv/.txt).
+    /// Per-sample gradients, rows = samples: an n × w array in .npy (float64/32/16, C or
+    /// Fortran order) or delimited text (.csv/.tsv/.txt), or a per-parameter dictionary in .npz
+    /// or .safetensors (one array per parameter, sample axis first; F64/F32/F16/BF16).
     #[arg(value_name = "GRADS")]
     pub grads: PathBuf,
-    /// For files holding several arrays: the one to read.
+    /// For .npz/.safetensors: read only this array. Without it, all arrays are flattened to
+    /// n × (size/n) and concatenated (.npz: archive order; safetensors: sorted by name).
     #[arg(long, value_name = "NAME")]
     pub key: Option<String>,
 }

@@ -1,15 +1,21 @@
 //! Delimited text matrices: one sample per line; fields separated by commas, tabs or
-//! whitespace (detected per file from the first data line); an optional header line (a first
-//! line with a non-numeric field); blank lines and lines starting with `#` are skipped.
+//! whitespace (detected per file from the first non-comment line); an optional header line (a
+//! first line with a non-numeric field); blank lines and lines starting with `#` are skipped.
+//!
+//! Also accepted: Windows (`\r\n`) line endings, a UTF-8 byte-order mark, fields in double
+//! quotes (`"1.5"`), and `nan`/`inf` spellings (which the gradient check then rejects with their
+//! row and column). Every row must have as many fields as the first (header or data) line.
 
 /// Parses text into `(n, w, row-major values)`.
 pub fn parse(bytes: &[u8]) -> Result<(usize, usize, Vec<f64>), String> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
+        let at = e.valid_up_to();
+        let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
         format!(
-            "not a text file (invalid UTF-8 at byte {}); expected .npy or delimited text",
-            e.valid_up_to()
+            "not a text file (invalid UTF-8 at byte {at}, line {line}); expected .npy, .npz, .safetensors or delimited text"
         )
     })?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut data = Vec::new();
     let mut w: Option<usize> = None;
     let mut n = 0usize;
@@ -24,7 +30,7 @@ pub fn parse(bytes: &[u8]) -> Result<(usize, usize, Vec<f64>), String> {
         let fields: Vec<&str> = s.split(line);
         let parsed: Vec<Result<f64, &str>> = fields
             .iter()
-            .map(|f| f.trim().parse::<f64>().map_err(|_| *f))
+            .map(|f| unquote(f.trim()).parse::<f64>().map_err(|_| *f))
             .collect();
         if first {
             first = false;
@@ -61,6 +67,13 @@ pub fn parse(bytes: &[u8]) -> Result<(usize, usize, Vec<f64>), String> {
         return Err("no data rows".into());
     }
     Ok((n, w.unwrap_or(0), data))
+}
+
+/// `"x"` → `x` (one pair of surrounding double quotes).
+fn unquote(f: &str) -> &str {
+    f.strip_prefix('"')
+        .and_then(|g| g.strip_suffix('"'))
+        .map_or(f, str::trim)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -114,5 +127,28 @@ mod tests {
             .contains("'x' is not a number"));
         assert!(parse(b"a,b\n").unwrap_err().contains("no data rows"));
         assert!(parse(b"\xff\xfe").unwrap_err().contains("UTF-8"));
+        assert!(parse(b"1,2\n3,\xff\n")
+            .unwrap_err()
+            .contains("byte 6, line 2"));
+        assert!(parse(b"").unwrap_err().contains("no data rows"));
+        assert!(parse(b"\n\n# only comments\n")
+            .unwrap_err()
+            .contains("no data rows"));
+        assert!(parse(b"a,b,c\n1,2\n")
+            .unwrap_err()
+            .contains("line 2 has 2 fields, expected 3"));
+    }
+
+    #[test]
+    fn windows_bom_quotes_and_blank_lines() {
+        let (n, w, d) = parse(b"\xef\xbb\xbf1.5,2\r\n\r\n3,4e-1\r\n").unwrap();
+        assert_eq!((n, w, d), (2, 2, vec![1.5, 2.0, 3.0, 0.4]));
+        let (n, w, d) = parse(b"\"g0\",\"g1\"\n\"1\",\" 2 \"\n").unwrap();
+        assert_eq!((n, w, d), (1, 2, vec![1.0, 2.0]));
+        // a BOM before a header is not taken for data, nor data for a header
+        let (n, _, _) = parse(b"\xef\xbb\xbfg0\tg1\n1\t2\n").unwrap();
+        assert_eq!(n, 1);
+        let (_, _, d) = parse(b"1,nan\n").unwrap();
+        assert!(d[1].is_nan());
     }
 }

@@ -1,26 +1,52 @@
 //! Reading gradient matrices and writing output files.
 //!
-//! Every command that takes a gradient file goes through [`read_gradients`]. Formats are chosen
-//! by extension (`.npy`, `.csv`, `.tsv`, `.txt`), or by content when the extension is unknown
-//! (the NPY magic `\x93NUMPY`, else text).
+//! Every command that takes a gradient file goes through [`read_gradients_with`] (the CLI's
+//! `GRADS` argument and `--key`). Formats ([`Format`]):
 //!
-//! Every file the tool writes goes through [`write_atomic`]: a temporary file in the same
-//! directory, flushed and renamed into place, so an interrupted run never leaves a truncated file.
+//! | format | file | arrays |
+//! |---|---|---|
+//! | NPY | `.npy` | one 2-D `n × w` array; float64/32/16; C or Fortran order |
+//! | NPZ | `.npz` (`numpy.savez`, `numpy.savez_compressed`) | a per-parameter dictionary, see [`dict`] |
+//! | safetensors | `.safetensors` | a per-parameter dictionary; F64/F32/F16/BF16 |
+//! | text | `.csv`, `.tsv`, `.txt` | one `n × w` table, see [`csv`] |
+//!
+//! The format is recognised by content first (the NPY magic `\x93NUMPY`, the zip signature
+//! `PK\x03\x04`, a safetensors header length followed by `{`), then by extension; anything else
+//! is read as text. For a dictionary, `--key NAME` reads one array, and no key reads all arrays
+//! concatenated along the feature axis ([`dict::assemble`]); every array is flattened to
+//! `n × (size/n)` around its leading sample axis. A single-array file (NPY, text) must be 2-D.
+//!
+//! Every error names the file and the offending value; no reader panics or allocates more than a
+//! small multiple of the file's size (NPZ members: their declared size, checked against the memory
+//! budget first).
+//!
+//! Every file the tool writes goes through [`write_atomic`] (or [`write_atomic_with`] for a
+//! streaming writer): a temporary file in the same directory, flushed and renamed into place, so
+//! an interrupted or failed run never leaves a truncated file.
 
 pub mod csv;
+pub mod dict;
 pub mod npy;
+pub mod npz;
+pub mod safetensors;
 pub mod stream;
 
 use crate::error::{Error, Result};
 use crate::gradients::Gradients;
+use dict::{AssembleError, Assembled, ParameterBlock, Selection};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The input formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// NumPy `.npy`, 2-D, float64/float32/float16, C or Fortran order.
     Npy,
+    /// NumPy `.npz`: a zip of `.npy` members (stored or deflate), one per parameter.
+    Npz,
+    /// safetensors: one tensor per parameter, F64/F32/F16/BF16.
+    Safetensors,
     /// Delimited text: comma, tab or whitespace separated, optional header line.
     Text,
 }
@@ -31,8 +57,51 @@ impl Format {
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();
         match ext.as_str() {
             "npy" => Some(Format::Npy),
+            "npz" => Some(Format::Npz),
+            "safetensors" => Some(Format::Safetensors),
             "csv" | "tsv" | "txt" => Some(Format::Text),
             _ => None,
+        }
+    }
+
+    /// The format recognised from the first bytes, if any: the NPY magic, a zip signature, or
+    /// a safetensors header (a little-endian length that fits the file, then `{`).
+    pub fn sniff(bytes: &[u8]) -> Option<Format> {
+        if bytes.starts_with(npy::MAGIC) {
+            return Some(Format::Npy);
+        }
+        if bytes.starts_with(npz::MAGIC) || bytes.starts_with(npz::MAGIC_EMPTY) {
+            return Some(Format::Npz);
+        }
+        if bytes.len() > 8 && bytes[8] == b'{' {
+            let mut len = [0u8; 8];
+            len.copy_from_slice(&bytes[..8]);
+            if u64::from_le_bytes(len) <= (bytes.len() - 8) as u64 {
+                return Some(Format::Safetensors);
+            }
+        }
+        None
+    }
+
+    /// The format used for `bytes` read from `path`: by content, else by extension, else text.
+    pub fn detect(bytes: &[u8], path: &Path) -> Format {
+        Format::sniff(bytes)
+            .or_else(|| Format::from_extension(path))
+            .unwrap_or(Format::Text)
+    }
+
+    /// Whether the format holds several named arrays (`--key` applies).
+    pub fn is_container(self) -> bool {
+        matches!(self, Format::Npz | Format::Safetensors)
+    }
+
+    /// A short name for messages (`"npz"`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Npy => "npy",
+            Format::Npz => "npz",
+            Format::Safetensors => "safetensors",
+            Format::Text => "text",
         }
     }
 }
@@ -40,8 +109,20 @@ impl Format {
 /// Options of [`read_gradients_with`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReadOptions {
-    /// For containers of several arrays: the one to read (`--key`).
+    /// For containers of several arrays: the one to read (`--key`); `None` reads all of them,
+    /// concatenated along the feature axis.
     pub key: Option<String>,
+}
+
+/// A gradient file as read: the matrix, the format, and where each stored array landed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GradientInput {
+    /// The `n × w` matrix (rows = samples).
+    pub gradients: Gradients,
+    /// The format that was read.
+    pub format: Format,
+    /// The arrays in column order (one block with an empty name for NPY and text).
+    pub blocks: Vec<ParameterBlock>,
 }
 
 /// Reads an `n × w` gradient matrix (rows = samples) from `path`.
@@ -51,74 +132,192 @@ pub fn read_gradients(path: &Path) -> Result<Gradients> {
 
 /// Reads an `n × w` gradient matrix (rows = samples) from `path` with options.
 pub fn read_gradients_with(path: &Path, opts: &ReadOptions) -> Result<Gradients> {
+    Ok(read_input(path, opts)?.gradients)
+}
+
+/// Reads a gradient file with its layout (see [`GradientInput`]).
+pub fn read_input(path: &Path, opts: &ReadOptions) -> Result<GradientInput> {
     let bytes = std::fs::read(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    if let Some(key) = &opts.key {
-        return Err(Error::parameter(
-            "--key",
-            key,
-            format!(
-                "{} holds a single array; --key applies to containers",
-                path.display()
-            ),
-        ));
-    }
-    gradients_from_bytes(&bytes, path)
+    input_from_bytes(&bytes, path, opts)
 }
 
-/// Parses gradient bytes as if read from `path` (the path picks the format and names errors).
+/// Parses gradient bytes as if read from `path` without options (the path picks the format
+/// when the content does not, and names errors).
 pub fn gradients_from_bytes(bytes: &[u8], path: &Path) -> Result<Gradients> {
+    Ok(input_from_bytes(bytes, path, &ReadOptions::default())?.gradients)
+}
+
+/// One line, control characters escaped.
+fn one_line(message: String) -> String {
+    if message.chars().any(char::is_control) {
+        message
+            .chars()
+            .flat_map(|c| {
+                if c.is_control() {
+                    c.escape_default().collect::<Vec<_>>()
+                } else {
+                    vec![c]
+                }
+            })
+            .collect()
+    } else {
+        message
+    }
+}
+
+/// Parses gradient bytes as if read from `path`, with options.
+pub fn input_from_bytes(bytes: &[u8], path: &Path, opts: &ReadOptions) -> Result<GradientInput> {
     let fmt_err = |message: String| Error::Format {
         path: path.to_path_buf(),
-        message,
+        message: one_line(message),
     };
     if bytes.is_empty() {
         return Err(fmt_err("the file is empty".into()));
     }
-    let format = Format::from_extension(path).unwrap_or(if bytes.starts_with(npy::MAGIC) {
-        Format::Npy
-    } else {
-        Format::Text
-    });
-    let (n, w, data) = match format {
+    let format = Format::detect(bytes, path);
+    if let (Some(key), false) = (&opts.key, format.is_container()) {
+        return Err(Error::parameter(
+            "--key",
+            one_line(key.clone()),
+            format!(
+                "{} is a single-array {} file; --key applies to .npz and safetensors containers",
+                path.display(),
+                format.name()
+            ),
+        ));
+    }
+    let selection = match &opts.key {
+        Some(k) => Selection::Key(k),
+        None => Selection::All,
+    };
+    let assemble = |dict: &mut dyn dict::ArrayDict| {
+        dict::assemble(dict, selection).map_err(|e| match e {
+            AssembleError::UnknownKey(m) => Error::parameter(
+                "--key",
+                one_line(opts.key.clone().unwrap_or_default()),
+                format!("{}: {}", path.display(), one_line(m)),
+            ),
+            AssembleError::Invalid(m) => fmt_err(m),
+        })
+    };
+    let single = |n: usize, w: usize, data: Vec<f64>| Assembled {
+        n,
+        w,
+        data,
+        blocks: vec![ParameterBlock {
+            name: String::new(),
+            shape: vec![n, w],
+            columns: 0..w,
+        }],
+    };
+    let a = match format {
         Format::Npy => {
             let arr = npy::parse(bytes).map_err(fmt_err)?;
-            arr.into_matrix().map_err(fmt_err)?
+            let (n, w, data) = arr.into_matrix().map_err(fmt_err)?;
+            single(n, w, data)
         }
-        Format::Text => csv::parse(bytes).map_err(fmt_err)?,
+        Format::Text => {
+            let (n, w, data) = csv::parse(bytes).map_err(fmt_err)?;
+            single(n, w, data)
+        }
+        Format::Npz => assemble(&mut npz::open(bytes).map_err(fmt_err)?)?,
+        Format::Safetensors => assemble(&mut safetensors::parse(bytes).map_err(fmt_err)?)?,
     };
-    Gradients::from_row_major(n, w, data, &path.display().to_string())
+    let gradients = Gradients::from_row_major(a.n, a.w, a.data, &path.display().to_string())?;
+    Ok(GradientInput {
+        gradients,
+        format,
+        blocks: a.blocks,
+    })
 }
 
-/// Writes `bytes` to `path` atomically (temporary file in the same directory, then rename).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io_err = |p: &Path, source| Error::Io {
-        path: p.to_path_buf(),
-        source,
-    };
+/// A name for a temporary file next to `path`, unique within this process.
+fn temp_path(path: &Path) -> PathBuf {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let name = path
+    // at most 100 characters of the name, so the temporary name stays within NAME_MAX
+    let name: String = path
         .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
+        .map(|s| s.to_string_lossy().chars().take(100).collect())
         .unwrap_or_else(|| "output".into());
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    dir.join(format!(
+        ".{name}.tmp-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
+/// Writes a C-order float64 array of `shape` as an NPY 1.0 file, atomically (the way to export
+/// arrays). Errors unless `data.len()` is the product of `shape`.
+pub fn write_npy(path: &Path, shape: &[usize], data: &[f64]) -> Result<()> {
+    let count = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+    if count != Some(data.len()) {
+        return Err(Error::InvalidInput {
+            context: path.display().to_string(),
+            message: format!(
+                "{} values do not fill shape {}",
+                data.len(),
+                npy::shape_string(shape)
+            ),
+        });
+    }
+    write_atomic(path, &npy::to_bytes(shape, data))
+}
+
+/// Writes `bytes` to `path` atomically (temporary file in the same directory, then rename).
+///
+/// On failure no file is left: neither `path` (an existing `path` keeps its old content) nor the
+/// temporary file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path, |w| w.write_all(bytes))
+}
+
+/// Writes `path` atomically from a streaming writer: `write` fills a buffered temporary file in
+/// the same directory, which is synced and renamed onto `path` only if `write` succeeds. On any
+/// failure the temporary file is removed and `path` is untouched.
+pub fn write_atomic_with<F>(path: &Path, write: F) -> Result<()>
+where
+    F: FnOnce(&mut dyn Write) -> std::io::Result<()>,
+{
+    let io_err = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    // a fresh name; a stale temporary file of an earlier process with the same id is skipped
+    let mut attempt = 0;
+    let (tmp, f) = loop {
+        let tmp = temp_path(path);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+        {
+            Ok(f) => break (tmp, f),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => {
+                attempt += 1
+            }
+            Err(e) => return Err(io_err(e)),
+        }
+    };
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
+        let mut buf = std::io::BufWriter::new(f);
+        write(&mut buf)?;
+        let f = buf.into_inner().map_err(|e| e.into_error())?;
         f.sync_all()?;
         Ok::<_, std::io::Error>(())
     })();
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
-        return Err(io_err(path, e));
+        return Err(io_err(e));
     }
     std::fs::rename(&tmp, path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        io_err(path, e)
+        io_err(e)
     })
 }

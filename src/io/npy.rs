@@ -270,9 +270,11 @@ fn parse_header(h: &str) -> Result<(Dtype, bool, bool, Vec<usize>), String> {
     if !(h.starts_with('{') && h.ends_with('}')) {
         return Err("NPY header is not a dictionary".into());
     }
-    let descr = dict_value(h, "descr").ok_or("NPY header has no 'descr'")?;
+    let descr = field(h, "descr")?;
     let descr = descr.trim().trim_matches(|c| c == '\'' || c == '"');
-    let (order, code) = descr.split_at(descr.len().min(1));
+    // split off the byte-order character (at a char boundary: the header may hold any text)
+    let split = descr.chars().next().map_or(0, char::len_utf8);
+    let (order, code) = descr.split_at(split);
     let little = match order {
         "<" | "|" | "=" => true,
         ">" => false,
@@ -288,13 +290,12 @@ fn parse_header(h: &str) -> Result<(Dtype, bool, bool, Vec<usize>), String> {
         ))
         }
     };
-    let fortran = match dict_value(h, "fortran_order").map(str::trim) {
-        Some("True") => true,
-        Some("False") => false,
-        Some(v) => return Err(format!("invalid fortran_order '{v}'")),
-        None => return Err("NPY header has no 'fortran_order'".into()),
+    let fortran = match field(h, "fortran_order")?.trim() {
+        "True" => true,
+        "False" => false,
+        v => return Err(format!("invalid fortran_order '{v}'")),
     };
-    let shape_txt = dict_value(h, "shape").ok_or("NPY header has no 'shape'")?;
+    let shape_txt = field(h, "shape")?;
     let inner = shape_txt
         .trim()
         .strip_prefix('(')
@@ -311,6 +312,17 @@ fn parse_header(h: &str) -> Result<(Dtype, bool, bool, Vec<usize>), String> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok((dtype, little, fortran, shape))
+}
+
+/// The value of `key`, or an error saying whether it is missing or malformed.
+fn field<'a>(h: &'a str, key: &str) -> Result<&'a str, String> {
+    dict_value(h, key).ok_or_else(|| {
+        if h.contains(&format!("'{key}'")) || h.contains(&format!("\"{key}\"")) {
+            format!("NPY header has a malformed '{key}' entry")
+        } else {
+            format!("NPY header has no '{key}'")
+        }
+    })
 }
 
 /// The raw text of the value of `key` in a flat Python dict literal (tuples allowed).
@@ -390,6 +402,18 @@ mod tests {
         assert_eq!(f16_to_f64(0xc000), -2.0);
         assert_eq!(f16_to_f64(0x0001), 2f64.powi(-24));
         assert!(f16_to_f64(0x7e00).is_nan());
+    }
+
+    /// Regression: a descr starting with a multi-byte character made `split_at(1)` panic
+    /// (found by `tests/fuzz_readers.rs`).
+    #[test]
+    fn descr_with_a_multibyte_first_character_is_an_error() {
+        let mut bytes = to_bytes(&[1, 1], &[0.0]);
+        let h = String::from_utf8_lossy(&bytes[10..]).into_owned();
+        let pos = 10 + h.find("<f8").unwrap();
+        bytes.splice(pos..pos + 1, "é".bytes());
+        bytes[8] += 1; // the header grew by one byte
+        assert!(parse(&bytes).unwrap_err().contains("unsupported dtype"));
     }
 
     #[test]
