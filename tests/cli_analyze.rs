@@ -405,38 +405,37 @@ fn dense_dimension_limit_exits_2() {
 
 #[test]
 fn auto_picks_matrix_free_when_dense_is_too_large() {
-    // k = 4 on r = 24 (D = 17550): the default --method auto goes matrix-free by itself
-    let f = fixture("random_features.npy");
-    let v = json_of(&[
+    // linear_regression.npy has r = 8: D_3 = 120 exceeds a dense limit of 100, D_2 = 36 does not,
+    // so with the default --method auto the k = 3 block goes matrix-free by itself, and agrees
+    // with the dense run.
+    let f = fixture("linear_regression.npy");
+    let args = [
         "analyze",
         f.to_str().unwrap(),
         "--lr",
-        "1",
+        "0.3",
         "--batch",
-        "2",
+        "4",
         "--order",
-        "3,4",
+        "2,3",
         "--json",
-    ]);
-    let o4 = &v["orders"][1];
-    let top = o4["blocks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|b| b["j"] == 4)
-        .unwrap();
-    assert_eq!(top["method"], "matrix-free");
-    assert_eq!(top["dim"], 17550);
-    assert_eq!(top["lanczos"]["termination"], "converged");
-    // the k = 3 block (D = 2600) stays dense
-    let b3 = v["orders"][0]["blocks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|b| b["j"] == 3)
-        .unwrap();
-    assert_eq!(b3["method"], "dense");
-    assert!(o4["verdict"].is_string());
+    ];
+    let v = json_of(&[&args[..], &["--max-dense-dim", "100"]].concat());
+    let dense = json_of(&args);
+    let b3 = &v["orders"][1]["blocks"][0];
+    assert_eq!((b3["j"].as_u64(), b3["dim"].as_u64()), (Some(3), Some(120)));
+    assert_eq!(b3["method"], "matrix-free");
+    assert_eq!(b3["lanczos"]["termination"], "converged");
+    let b2 = &v["orders"][0]["blocks"][0];
+    assert_eq!(b2["method"], "dense");
+    let d3 = &dense["orders"][1]["blocks"][0];
+    assert_eq!(d3["method"], "dense");
+    let (x, y) = (
+        b3["radius"].as_f64().unwrap(),
+        d3["radius"].as_f64().unwrap(),
+    );
+    assert!((x - y).abs() <= 1e-9 * y, "matrix-free {x} vs dense {y}");
+    assert_eq!(v["orders"][1]["verdict"], dense["orders"][1]["verdict"]);
 }
 
 #[test]

@@ -456,7 +456,12 @@ fn cases() -> Vec<Case> {
     v.push(Case {
         row: "too large for memory (dense path forced)",
         file: Input::Path(rf.clone()),
-        args: vec!["--order".into(), "3".into(), "--method".into(), "dense".into()],
+        args: vec![
+            "--order".into(),
+            "3".into(),
+            "--method".into(),
+            "dense".into(),
+        ],
         env: vec![("SGDSTAB_MEMORY_BYTES", "10000000")],
         needles: vec![
             "Sym^3(R^24)".into(),
@@ -467,7 +472,12 @@ fn cases() -> Vec<Case> {
     v.push(Case {
         row: "D above --max-dense-dim",
         file: Input::Path(rf),
-        args: vec!["--order".into(), "4".into(), "--method".into(), "dense".into()],
+        args: vec![
+            "--order".into(),
+            "4".into(),
+            "--method".into(),
+            "dense".into(),
+        ],
         env: vec![],
         needles: vec![
             "--order = 4".into(),
