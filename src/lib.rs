@@ -34,6 +34,7 @@
 //! | [`analysis`] | the `analyze` report |
 //! | [`report`] | JSON and text rendering |
 //! | [`plots`] | SVG/PNG figures with an embedded font |
+//! | [`threshold`] | the exact stable learning-rate sets `S_k` and thresholds `η*_k` (DESIGN §7) |
 
 #![warn(missing_docs)]
 
@@ -58,6 +59,7 @@ pub mod sampling;
 pub mod spectrum;
 pub mod stability;
 pub mod symmetric;
+pub mod threshold;
 
 pub use analysis::{analyze, AnalysisReport, AnalyzeOptions};
 pub use error::{Error, Result};

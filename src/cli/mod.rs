@@ -2,6 +2,7 @@
 
 mod analyze;
 mod common;
+mod threshold;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -19,11 +20,15 @@ enum Command {
     /// Stability of SGD at a minimum from per-sample gradients: T_k spectra, Theorem 1 verdicts,
     /// Prop. 1, Theorem 2 and Corollary 1.
     Analyze(analyze::Args),
+    /// The exact sets of stable learning rates S_k and the thresholds η*_k, with the limits
+    /// implied by Theorem 2 and Corollary 1.
+    Threshold(threshold::Args),
 }
 
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Analyze(a) => analyze::run(a),
+        Command::Threshold(a) => threshold::run(a),
     }
 }
