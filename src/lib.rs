@@ -34,6 +34,7 @@
 //! | [`analysis`] | the `analyze` report |
 //! | [`report`] | JSON and text rendering |
 //! | [`plots`] | SVG/PNG figures with an embedded font |
+//! | [`diagram`] | the (η, B) stability diagram table |
 //! | [`threshold`] | the exact stable learning-rate sets `S_k` and thresholds `η*_k` (DESIGN §7) |
 
 #![warn(missing_docs)]
@@ -44,6 +45,7 @@ extern crate openblas_src;
 pub mod analysis;
 pub mod bounds;
 pub mod combinatorics;
+pub mod diagram;
 pub mod error;
 pub mod gradients;
 pub mod io;

@@ -2,6 +2,7 @@
 
 mod analyze;
 mod common;
+mod diagram;
 mod threshold;
 
 use clap::{Parser, Subcommand};
@@ -23,6 +24,9 @@ enum Command {
     /// The exact sets of stable learning rates S_k and the thresholds η*_k, with the limits
     /// implied by Theorem 2 and Corollary 1.
     Threshold(threshold::Args),
+    /// The (η, B) stability diagram: η*_k(B) per order with the Theorem 2 / Corollary 1 limits,
+    /// as SVG/PNG plus CSV and JSON tables.
+    Diagram(diagram::Args),
 }
 
 /// Runs the parsed command.
@@ -30,5 +34,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Analyze(a) => analyze::run(a),
         Command::Threshold(a) => threshold::run(a),
+        Command::Diagram(a) => diagram::run(a),
     }
 }

@@ -479,13 +479,15 @@ impl<'a> ThresholdSolver<'a> {
                     crossing: None,
                 }),
             }],
-            None => return Err(Error::Numerical {
-                routine: "bisection",
-                message: format!(
+            None => {
+                return Err(Error::Numerical {
+                    routine: "bisection",
+                    message: format!(
                     "T_{j} stayed stable on the whole scan up to {:e} (64 octaves above {start:e})",
                     start * SCAN_RATIO.powi(8 * 64)
                 ),
-            }),
+                })
+            }
         };
         Ok(BlockSet {
             intervals,
