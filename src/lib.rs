@@ -35,6 +35,7 @@
 //! | [`report`] | JSON and text rendering |
 //! | [`plots`] | SVG/PNG figures with an embedded font |
 //! | [`diagram`] | the (η, B) stability diagram table |
+//! | [`verify`] | property-based checks of the paper's implications (the `verify` command) |
 //! | [`threshold`] | the exact stable learning-rate sets `S_k` and thresholds `η*_k` (DESIGN §7) |
 
 #![warn(missing_docs)]
@@ -62,6 +63,7 @@ pub mod spectrum;
 pub mod stability;
 pub mod symmetric;
 pub mod threshold;
+pub mod verify;
 
 pub use analysis::{analyze, AnalysisReport, AnalyzeOptions};
 pub use error::{Error, Result};

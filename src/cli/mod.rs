@@ -4,6 +4,7 @@ mod analyze;
 mod common;
 mod diagram;
 mod threshold;
+mod verify;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -27,6 +28,9 @@ enum Command {
     /// The (η, B) stability diagram: η*_k(B) per order with the Theorem 2 / Corollary 1 limits,
     /// as SVG/PNG plus CSV and JSON tables.
     Diagram(diagram::Args),
+    /// Property-based check of the paper's implications on random gradient sets (exit 1 on a
+    /// counterexample, with the seed that reproduces it).
+    Verify(verify::Args),
 }
 
 /// Runs the parsed command.
@@ -35,5 +39,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Analyze(a) => analyze::run(a),
         Command::Threshold(a) => threshold::run(a),
         Command::Diagram(a) => diagram::run(a),
+        Command::Verify(a) => verify::run(a),
     }
 }

@@ -127,3 +127,62 @@ pub fn threshold(r: &ThresholdReport) -> String {
     }
     s
 }
+
+/// The `verify` report as text: one row per check, then the counterexamples.
+pub fn verify(r: &crate::verify::VerifyReport) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "sgdstab verify: {} cases from seed {} × {} sampling scheme(s), orders {:?}",
+        r.cases,
+        r.seed,
+        r.samplings.len(),
+        r.orders
+    );
+    let _ = writeln!(s);
+    let _ = writeln!(
+        s,
+        "  {:<28} {:>9} {:>7}   {:>16}  {:>20}",
+        "check", "evaluated", "failed", "tightest ratio", "at seed"
+    );
+    for c in &r.checks {
+        let _ = writeln!(
+            s,
+            "  {:<28} {:>9} {:>7}   {:>16}  {:>20}",
+            c.check,
+            c.evaluated,
+            c.failed,
+            c.tightest_ratio
+                .map_or("-".to_string(), |v| format!("{v:.10}")),
+            c.tightest_seed.map_or("-".to_string(), |v| v.to_string()),
+        );
+    }
+    let _ = writeln!(s);
+    if r.counterexamples.is_empty() {
+        let _ = writeln!(s, "no counterexample");
+    } else {
+        let _ = writeln!(s, "{} counterexample(s):", r.counterexamples.len());
+        for c in &r.counterexamples {
+            let _ = writeln!(
+                s,
+                "  [{}] seed {} ({}; {}): {}\n      reproduce: sgdstab verify --cases 1 --seed {} --orders {} --sampling {}",
+                c.check,
+                c.seed,
+                r.inputs.get(&c.seed).map_or("", |x| x.as_str()),
+                c.sampling,
+                c.message,
+                c.seed,
+                r.orders
+                    .iter()
+                    .map(|k| k.to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                match c.sampling {
+                    crate::Sampling::WithoutReplacement => "without",
+                    crate::Sampling::WithReplacement => "with",
+                }
+            );
+        }
+    }
+    s
+}
