@@ -35,6 +35,7 @@
 //! | [`report`] | JSON and text rendering |
 //! | [`plots`] | SVG/PNG figures with an embedded font |
 //! | [`diagram`] | the (η, B) stability diagram table |
+//! | `strategies` | proptest strategies for gradient sets and `(η, B)` pairs (feature `proptest-support`) |
 //! | [`verify`] | property-based checks of the paper's implications (the `verify` command) |
 //! | [`threshold`] | the exact stable learning-rate sets `S_k` and thresholds `η*_k` (DESIGN §7) |
 
@@ -61,6 +62,8 @@ pub mod report;
 pub mod sampling;
 pub mod spectrum;
 pub mod stability;
+#[cfg(feature = "proptest-support")]
+pub mod strategies;
 pub mod symmetric;
 pub mod threshold;
 pub mod verify;
