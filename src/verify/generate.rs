@@ -52,7 +52,8 @@ pub struct GradientSpec {
     pub n: usize,
     /// Parameters `w >= 1`.
     pub w: usize,
-    /// Target rank, `1 <= rank <= min(n, w)` (a near-duplicate row may add one).
+    /// Target rank, `1 <= rank <= min(n, w)` (a near-duplicate row, which replaces the last
+    /// row, may add or remove one direction at the rank tolerance).
     pub rank: usize,
     /// Overall scale `10^log_scale`.
     pub log_scale: f64,
