@@ -199,11 +199,13 @@ pub struct Boundary {
     pub error: f64,
     /// The bracket `[lo, hi]` (stable at one end, unstable at the other).
     pub bracket: [f64; 2],
-    /// Both ends of the bracket certified by the eigenvalue error bounds.
+    /// The crossing end of the spectrum (`λ_max − 1` or `−1 − λ_min`) has certified, opposite
+    /// signs at the two ends of the bracket.
     pub verified: bool,
     /// The block `j` whose eigenvalue crosses.
     pub block: usize,
-    /// The crossing: `"+1"` or `"-1"` (linearization), `null` (bisection).
+    /// The crossing: `"+1"` or `"-1"` (from the linearization, or for bisection the end of the
+    /// spectrum that is outside `[−1, 1]` just beyond the boundary).
     pub crossing: Option<Crossing>,
     /// `"upper"` (end of a stable interval) or `"lower"` (start of one).
     pub end: IntervalEnd,
@@ -513,12 +515,27 @@ impl<'a> ThresholdSolver<'a> {
     /// when the sign is certified (some block certainly unstable, or every block certainly
     /// stable), else larger than the value (uncertain).
     pub fn excess(&self, k: usize, lr: f64) -> Result<(f64, f64)> {
+        self.side_excess(k, lr, None)
+    }
+
+    /// As [`ThresholdSolver::excess`] but for one end of the spectrum only: `Some(PlusOne)`
+    /// uses `λ_max − 1`, `Some(MinusOne)` uses `−1 − λ_min`, `None` the larger. A boundary is a
+    /// sign change of the end whose eigenvalue crosses; certifying that end alone keeps the
+    /// bracket verifiable when another eigenvalue sits within rounding of the other end (a
+    /// near-flat direction keeps `λ_max` within `1e-13` of 1 on both sides of a `−1` crossing).
+    pub fn side_excess(&self, k: usize, lr: f64, side: Option<Crossing>) -> Result<(f64, f64)> {
         let mut value = f64::NEG_INFINITY;
         let mut certain_unstable = false;
         let mut all_certain_stable = true;
         for j in self.present_blocks(k) {
             let state = self.state(j)?;
-            let (e, err) = self.excess_of(&state.poly, lr)?;
+            let ev = state.poly.evaluate(lr, self.opts.backend)?;
+            let e = match side {
+                None => ev.excess(),
+                Some(Crossing::PlusOne) => ev.lambda_max - 1.0,
+                Some(Crossing::MinusOne) => -1.0 - ev.lambda_min,
+            };
+            let err = ev.error;
             certain_unstable |= e > err;
             all_certain_stable &= e < -err;
             value = value.max(e);
@@ -639,14 +656,37 @@ impl<'a> ThresholdSolver<'a> {
     }
 
     fn refine_end(&self, k: usize, end: &RawEnd, which: IntervalEnd) -> Result<Boundary> {
-        let r = refine::refine(|x| self.excess(k, x), end.est, end.limits, MAX_REFINE_EVALS)?;
+        // which end of the spectrum crosses: known from the linearization, else the one that is
+        // out of [−1, 1] at the unstable end of the classification interval
+        let crossing = match end.crossing {
+            Some(c) => c,
+            None => {
+                let x = match which {
+                    IntervalEnd::Upper => end.limits.1,
+                    IntervalEnd::Lower => end.limits.0,
+                };
+                let plus = self.side_excess(k, x, Some(Crossing::PlusOne))?.0;
+                let minus = self.side_excess(k, x, Some(Crossing::MinusOne))?.0;
+                if plus >= minus {
+                    Crossing::PlusOne
+                } else {
+                    Crossing::MinusOne
+                }
+            }
+        };
+        let r = refine::refine(
+            |x| self.side_excess(k, x, Some(crossing)),
+            end.est,
+            end.limits,
+            MAX_REFINE_EVALS,
+        )?;
         Ok(Boundary {
             lr: r.lr,
             error: r.error,
             bracket: r.bracket,
             verified: r.verified,
             block: end.block,
-            crossing: end.crossing,
+            crossing: Some(crossing),
             end: which,
         })
     }

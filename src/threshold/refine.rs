@@ -64,31 +64,62 @@ where
         evals.set(evals.get() + 1);
         f(x)
     };
-    // (1) initial bracket
-    let mut delta = 1e-13;
-    let (mut lo, mut hi, mut flo, mut fhi);
-    loop {
-        let l = (estimate * (1.0 - delta)).max(a);
-        let h = (estimate * (1.0 + delta)).min(b);
-        let (el, eh) = (eval(l)?, eval(h)?);
-        let (sl, sh) = (sign(el), sign(eh));
-        if sl != 0 && sh != 0 && sl != sh {
-            (lo, hi, flo, fhi) = (l, h, el, eh);
-            break;
+    // (1) initial bracket around the estimate; if that fails, bisect the classification signs
+    // inside `limits` down to 1e-13 relative and try again around the result
+    let tight = |est: f64, a: f64, b: f64| -> Result<Option<(f64, f64, Excess, Excess)>> {
+        let mut delta = 1e-13;
+        while delta <= 1e-4 {
+            let l = (est * (1.0 - delta)).max(a);
+            let h = (est * (1.0 + delta)).min(b);
+            let (el, eh) = (eval(l)?, eval(h)?);
+            let (sl, sh) = (sign(el), sign(eh));
+            if sl != 0 && sh != 0 && sl != sh {
+                return Ok(Some((l, h, el, eh)));
+            }
+            if l <= a && h >= b {
+                break;
+            }
+            delta *= 8.0;
         }
-        if l <= a && h >= b {
-            // the classification interval itself, signs as classified (not certified)
-            let stable_below = el.0 <= eh.0;
+        Ok(None)
+    };
+    let found = match tight(estimate, a, b)? {
+        Some(x) => Some(x),
+        None => {
+            let (fa, fb) = (eval(a)?, eval(b)?);
+            let (mut x0, mut x1) = (a, b);
+            let positive_at_a = fa.0 > 0.0;
+            if positive_at_a == (fb.0 > 0.0) {
+                None
+            } else {
+                for _ in 0..200 {
+                    let mid = 0.5 * (x0 + x1);
+                    if mid <= x0 || mid >= x1 || x1 - x0 <= 1e-13 * x1 {
+                        break;
+                    }
+                    if (eval(mid)?.0 > 0.0) == positive_at_a {
+                        x0 = mid;
+                    } else {
+                        x1 = mid;
+                    }
+                }
+                tight(0.5 * (x0 + x1), a, b)?
+            }
+        }
+    };
+    let (mut lo, mut hi, mut flo, mut fhi) = match found {
+        Some(x) => x,
+        None => {
+            let (ea, eb) = (eval(a)?, eval(b)?);
             return Ok(Refined {
                 lr: estimate,
                 error: (estimate - a).max(b - estimate),
                 bracket: [a, b],
                 verified: false,
-                stable_below,
+                stable_below: ea.0 <= eb.0,
             });
         }
-        delta *= 8.0;
-    }
+    };
     let stable_below = flo.0 < 0.0;
     let s_lo = sign(flo);
     // (2) Illinois
