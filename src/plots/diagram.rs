@@ -25,6 +25,9 @@ const PALETTE: [RGBColor; 6] = [
     RGBColor(23, 190, 207),
 ];
 
+/// A legend line: label, colour, stroke width, dash `(size, gap)` (`None`: solid).
+type LegendEntry = (String, RGBColor, u32, Option<(u32, u32)>);
+
 fn series(rows: &[&DiagramRow], f: impl Fn(&DiagramRow) -> Option<f64>) -> Vec<(f64, f64)> {
     rows.iter()
         .filter_map(|r| {
@@ -79,7 +82,7 @@ impl Figure for DiagramFigure<'_> {
             r.n, r.w, r.rank, r.sampling
         );
         let (plot_area, legend_area) = root.split_horizontally(self.size().0 - 300);
-        let mut legend: Vec<(String, RGBColor, u32, Option<(u32, u32)>)> = Vec::new();
+        let mut legend: Vec<LegendEntry> = Vec::new();
         let mut chart = ChartBuilder::on(&plot_area)
             .caption(title, ("sans-serif", 22))
             .margin(12)

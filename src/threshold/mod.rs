@@ -451,7 +451,7 @@ impl<'a> ThresholdSolver<'a> {
             }
         }
         if let Some(lo) = open {
-            if !(first_only && !intervals.is_empty()) {
+            if !first_only || intervals.is_empty() {
                 intervals.push(RawInterval { lo, hi: None });
             }
         }

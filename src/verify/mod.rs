@@ -445,8 +445,7 @@ fn run_case(seed: u64, sampling: Sampling, ks: &[usize], rec: &mut Recorder) -> 
         // closed form = brute force where tiny
         let r = red.rank;
         if k <= 3
-            && r <= 3
-            && r >= 1
+            && (1..=3).contains(&r)
             && brute::batch_count(n, batch, sampling).is_some_and(|c| c <= 3000)
         {
             let lr = 0.9 * eta;
