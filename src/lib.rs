@@ -36,6 +36,10 @@
 //! | [`analysis`] | the `analyze` report |
 //! | [`report`] | JSON and text rendering |
 //! | [`plots`] | SVG/PNG figures with an embedded font |
+//! | [`diagram`] | the (η, B) stability diagram table |
+//! | `strategies` | proptest strategies for gradient sets and `(η, B)` pairs (feature `proptest-support`) |
+//! | [`verify`] | property-based checks of the paper's implications (the `verify` command) |
+//! | [`threshold`] | the exact stable learning-rate sets `S_k` and thresholds `η*_k` (DESIGN §7) |
 
 #![warn(missing_docs)]
 
@@ -45,6 +49,7 @@ extern crate openblas_src;
 pub mod analysis;
 pub mod bounds;
 pub mod combinatorics;
+pub mod diagram;
 pub mod error;
 pub mod gradients;
 pub mod io;
@@ -61,7 +66,11 @@ pub mod report;
 pub mod sampling;
 pub mod spectrum;
 pub mod stability;
+#[cfg(feature = "proptest-support")]
+pub mod strategies;
 pub mod symmetric;
+pub mod threshold;
+pub mod verify;
 
 pub use analysis::{analyze, AnalysisReport, AnalyzeOptions};
 pub use error::{Error, Result};

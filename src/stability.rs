@@ -19,7 +19,7 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
-    /// `ρ + error_bound < 1`... precisely: every block radius is at most `1 − error_bound`.
+    /// Every block radius is below `1 − error_bound`.
     Stable,
     /// Some block radius exceeds `1 + error_bound`.
     Unstable,

@@ -3,6 +3,7 @@
 
 pub mod finite;
 pub mod text;
+pub mod threshold;
 
 use crate::error::{Error, Result};
 use serde::Serialize;

@@ -1,0 +1,202 @@
+//! Exact thresholds against independent references:
+//! - k = 1: `η*_1 = 2/λ_max(H)` (nalgebra on AᵀA/n), 1e-12 relative;
+//! - k = 2: Mulayoff & Michaeli's `2/λ_max(C⁺D)` with C, D built here as explicit Kronecker
+//!   products on R^{w²} (nalgebra, not through the library), both schemes, 1e-10 relative;
+//! - k = 3, 4: bisection on the brute-force operator (every batch enumerated, full tensor space
+//!   projected on the explicit symmetric basis), 1e-9 relative.
+
+mod common;
+
+use common::{brute_force_tk, radius, Rng};
+use sgdstab::reduction::SpanReduction;
+use sgdstab::threshold::{MethodChoice, ThresholdOptions, ThresholdSolver};
+use sgdstab::{BatchModel, Gradients, NoProgress, Sampling};
+
+fn eta_star(g: &Gradients, b: usize, s: Sampling, k: usize, method: MethodChoice) -> (f64, f64) {
+    let red = SpanReduction::new(g, None).unwrap();
+    let model = BatchModel::new(g.n(), b, s).unwrap();
+    let opts = ThresholdOptions {
+        method,
+        ..ThresholdOptions::default()
+    };
+    let solver = ThresholdSolver::new(&red, model, k, &[k], &opts, &NoProgress).unwrap();
+    let o = solver.order(k).unwrap();
+    (o.lr_threshold.unwrap(), o.lr_threshold_error.unwrap())
+}
+
+fn hessian(rows: &[Vec<f64>]) -> nalgebra::DMatrix<f64> {
+    let (n, w) = (rows.len(), rows[0].len());
+    let mut h = nalgebra::DMatrix::zeros(w, w);
+    for r in rows {
+        let a = nalgebra::DVector::from_row_slice(r);
+        h += &a * a.transpose() / n as f64;
+    }
+    h
+}
+
+#[test]
+fn eta1_is_two_over_sharpness() {
+    let mut rng = Rng::new(11);
+    for (n, w, rank) in [(5, 3, 3), (4, 6, 4), (6, 4, 2), (3, 1, 1), (7, 5, 5)] {
+        let u = rng.matrix(n, rank);
+        let v = rng.matrix(rank, w);
+        let rows: Vec<Vec<f64>> = (0..n)
+            .map(|i| {
+                (0..w)
+                    .map(|j| (0..rank).map(|t| u[i][t] * v[t][j]).sum())
+                    .collect()
+            })
+            .collect();
+        let g = Gradients::from_rows(&rows).unwrap();
+        let want = 2.0 / hessian(&rows).symmetric_eigenvalues().max();
+        for s in Sampling::ALL {
+            let b = rng.int(1, n);
+            let (got, err) = eta_star(&g, b, s, 1, MethodChoice::Auto);
+            let rel = (got - want).abs() / want;
+            assert!(
+                rel <= 1e-12,
+                "n={n} w={w} r={rank}: {got} vs {want} ({rel:e})"
+            );
+            assert!(err / want <= 1e-12, "error bound {err:e}");
+        }
+    }
+}
+
+/// `2/λ_max(C⁺D)` on R^{w²}, C = ½(H⊗I + I⊗H), D = (1−p)H⊗H + (p/n)Σ H_i⊗H_i.
+fn mulayoff_michaeli(rows: &[Vec<f64>], b: usize, s: Sampling) -> f64 {
+    let (n, w) = (rows.len(), rows[0].len());
+    let p = match s {
+        Sampling::WithoutReplacement => (n - b) as f64 / (b as f64 * (n as f64 - 1.0)),
+        Sampling::WithReplacement => 1.0 / b as f64,
+    };
+    let h = hessian(rows);
+    let id = nalgebra::DMatrix::<f64>::identity(w, w);
+    let c = (h.kronecker(&id) + id.kronecker(&h)) * 0.5;
+    let mut d = h.kronecker(&h) * (1.0 - p);
+    for r in rows {
+        let a = nalgebra::DVector::from_row_slice(r);
+        let hi = &a * a.transpose();
+        d += hi.kronecker(&hi) * (p / n as f64);
+    }
+    // C⁺ by the SVD-based pseudo-inverse, then the largest (real) eigenvalue of C⁺D
+    let cp = c.clone().pseudo_inverse(1e-12 * c.norm()).unwrap();
+    let m = cp * d;
+    let ev = m.complex_eigenvalues();
+    let top = ev
+        .iter()
+        .filter(|z| z.im.abs() <= 1e-9 * z.re.abs().max(1.0))
+        .map(|z| z.re)
+        .fold(f64::NEG_INFINITY, f64::max);
+    2.0 / top
+}
+
+#[test]
+fn eta2_is_mulayoff_michaeli_both_schemes() {
+    let mut rng = Rng::new(22);
+    let mut checked = 0;
+    for (n, w, rank) in [
+        (5, 2, 2),
+        (4, 3, 3),
+        (6, 3, 2),
+        (3, 4, 3),
+        (6, 2, 1),
+        (5, 4, 4),
+    ] {
+        let u = rng.matrix(n, rank);
+        let v = rng.matrix(rank, w);
+        let rows: Vec<Vec<f64>> = (0..n)
+            .map(|i| {
+                (0..w)
+                    .map(|j| (0..rank).map(|t| u[i][t] * v[t][j]).sum())
+                    .collect()
+            })
+            .collect();
+        let g = Gradients::from_rows(&rows).unwrap();
+        for s in Sampling::ALL {
+            for b in 1..=n {
+                let want = mulayoff_michaeli(&rows, b, s);
+                let (got, _) = eta_star(&g, b, s, 2, MethodChoice::Auto);
+                let rel = (got - want).abs() / want;
+                assert!(
+                    rel <= 1e-10,
+                    "n={n} w={w} r={rank} B={b} {s}: {got} vs {want} ({rel:e})"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 50);
+}
+
+/// First crossing of the brute-force ρ(T_k) through 1: geometric scan from a stable point,
+/// then 200 bisection steps (to the last bit).
+fn brute_force_threshold(rows: &[Vec<f64>], k: usize, b: usize, s: Sampling) -> f64 {
+    let w = rows[0].len();
+    let dim = sgdstab::combinatorics::sym_dim(w, k).unwrap() as usize;
+    let rho = |lr: f64| radius(&brute_force_tk(rows, k, lr, b, s), dim);
+    let max_norm2 = rows
+        .iter()
+        .map(|r| r.iter().map(|x| x * x).sum::<f64>())
+        .fold(0.0, f64::max);
+    let mut lo = 2.0 / max_norm2; // every batch matrix is a contraction here
+    assert!(rho(lo) <= 1.0 + 1e-12);
+    let mut hi = lo;
+    loop {
+        hi *= 1.02;
+        if rho(hi) > 1.0 {
+            break;
+        }
+        lo = hi;
+    }
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if mid <= lo || mid >= hi {
+            break;
+        }
+        if rho(mid) > 1.0 {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
+#[test]
+fn eta3_and_eta4_match_bisection_on_the_brute_force_operator() {
+    let mut rng = Rng::new(33);
+    // full column rank (r = w), so the brute-force spectrum has no flat eigenvalue 1
+    for (n, w, k) in [
+        (4, 2, 3),
+        (5, 2, 3),
+        (4, 3, 3),
+        (4, 2, 4),
+        (5, 3, 4),
+        (3, 1, 4),
+    ] {
+        let rows = rng.matrix(n, w);
+        let g = Gradients::from_rows(&rows).unwrap();
+        for s in Sampling::ALL {
+            let b = rng.int(1, n);
+            let want = brute_force_threshold(&rows, k, b, s);
+            for method in [MethodChoice::Linearization, MethodChoice::Bisection] {
+                let (got, err) = eta_star(&g, b, s, k, method);
+                let rel = (got - want).abs() / want;
+                assert!(
+                    rel <= 1e-9,
+                    "k={k} n={n} w={w} B={b} {s} {method}: {got} vs brute force {want} ({rel:e}, error bound {err:e})"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn scalar_case_by_hand() {
+    // n = 1, w = 1, a = 2: T_k = (1 − 4η)^k, S_k = (0, 1/2] for every k
+    let g = Gradients::from_rows(&[vec![2.0]]).unwrap();
+    for k in 1..=4 {
+        let (got, _) = eta_star(&g, 1, Sampling::WithoutReplacement, k, MethodChoice::Auto);
+        assert!((got - 0.5).abs() <= 1e-14, "k={k}: {got}");
+    }
+}
