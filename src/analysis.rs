@@ -8,6 +8,7 @@
 use crate::bounds::{Corollary1, MomentStats, Theorem2};
 use crate::error::{Error, Result};
 use crate::gradients::Gradients;
+use crate::inertia::{dense_certificate, InertiaCertificate};
 use crate::io::stream::StreamedGram;
 use crate::lanczos::{extreme_eigenvalues, Ends, LanczosOptions};
 use crate::linop::DenseSymmetric;
@@ -218,8 +219,9 @@ pub struct BlockReport {
     pub method: OperatorMethod,
     /// Lanczos details (matrix-free blocks `j >= 2`), else `null`.
     pub lanczos: Option<LanczosReport>,
-    /// For matrix-free `j = 2` blocks: the Sylvester-inertia certificate that decides the verdict
-    /// when the radius alone cannot (see [`InertiaCertificate`]); else `null`.
+    /// The Sylvester-inertia certificate of the `+1` side ([`crate::inertia`]): present when
+    /// `λ_max(T_j)` is within its error bound of 1 (dense blocks; near-flat directions) and for
+    /// matrix-free `j = 2` blocks; it then decides that side of the verdict. Else `null`.
     pub inertia: Option<InertiaCertificate>,
     /// All eigenvalues, ascending (only with `full_spectrum`, dense blocks).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -352,25 +354,6 @@ struct Block {
     method: OperatorMethod,
     lanczos: Option<LanczosReport>,
     inertia: Option<InertiaCertificate>,
-}
-
-/// The Sylvester-inertia certificate of a matrix-free `j = 2` block.
-///
-/// `T_2 − I = −2ηC + η²D = C^{1/2} η² (K − 2/η) C^{1/2}` with `K = C^{−1/2} D C^{−1/2}` and `C`
-/// positive definite on the reduced space, so by Sylvester's law of inertia `T_2` has an
-/// eigenvalue above 1 exactly when `λ_max(K) > 2/η`, i.e. `η > η*_2`. `K`'s top eigenvalue is
-/// well separated in practice (Lanczos converges in a few products) even when the top of
-/// `spec T_2` is a dense cluster just below 1, where Lanczos on `T_2` converges slowly.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct InertiaCertificate {
-    /// `λ_max(K)`.
-    pub lambda_max_k: f64,
-    /// Its error bound (Lanczos residual).
-    pub error_bound: f64,
-    /// `2/η`.
-    pub two_over_lr: f64,
-    /// `stable` if `λ_max(K) + bound < 2/η`, `unstable` if `λ_max(K) − bound > 2/η`, else `marginal`.
-    pub verdict: Verdict,
 }
 
 /// What the analysis needs from the gradients: the span reduction and the moment statistics of
@@ -576,11 +559,7 @@ pub fn analyze_prepared(
             if m == 0 {
                 continue;
             }
-            // a block's verdict: from its radius, unless an inertia certificate decides it
-            verdicts.push(match &b.inertia {
-                Some(c) if c.verdict != Verdict::Marginal => c.verdict,
-                _ => Verdict::of_radius(b.summary.radius, b.summary.error_bound),
-            });
+            verdicts.push(block_verdict(j, b));
             reduced_radius = reduced_radius.max(b.summary.radius);
             error_bound = error_bound.max(b.summary.error_bound);
             brs.push(BlockReport {
@@ -694,17 +673,17 @@ pub fn analyze_prepared(
         }
         for b in blocks.iter().take(k + 1).flatten() {
             if let Some(c) = &b.inertia {
-                let by_radius = Verdict::of_radius(b.summary.radius, b.summary.error_bound);
-                if by_radius != Verdict::Marginal
+                let by_top = side_verdict(b.summary.lambda_max - 1.0, b.summary.error_bound);
+                if by_top != Verdict::Marginal
                     && c.verdict != Verdict::Marginal
-                    && by_radius != c.verdict
+                    && by_top != c.verdict
                 {
                     findings.push(Finding {
                         check: "inertia=radius".into(),
                         k,
                         message: format!(
-                            "the Lanczos radius {:.17e} ± {:.1e} says {} but the inertia certificate (λmax(K) = {:.17e}, 2/η = {:.17e}) says {}",
-                            b.summary.radius, b.summary.error_bound, by_radius, c.lambda_max_k, c.two_over_lr, c.verdict
+                            "λ_max(T) − 1 = {:.3e} ± {:.1e} says {} but the inertia certificate λ_max(M) = {:.17e} ± {:.1e} says {}",
+                            b.summary.lambda_max - 1.0, b.summary.error_bound, by_top, c.lambda_max, c.error_bound, c.verdict
                         ),
                     });
                 }
@@ -808,6 +787,14 @@ fn dense_block(
     } else {
         None
     };
+    // λ_max within rounding of 1 (a near-flat direction): decide the +1 side by inertia
+    let inertia =
+        if side_verdict(summary.lambda_max - 1.0, summary.error_bound) == Verdict::Marginal {
+            let ec = EigenCoords::new(&red.coords, red.n, red.rank)?;
+            Some(dense_certificate(&ec, j, opts.lr, model, opts.backend)?)
+        } else {
+            None
+        };
     Ok(Block {
         summary,
         dim: t.dim,
@@ -815,7 +802,7 @@ fn dense_block(
         cone,
         method: OperatorMethod::Dense,
         lanczos: None,
-        inertia: None,
+        inertia,
     })
 }
 
@@ -892,22 +879,13 @@ fn matrix_free_block(
     } else {
         None
     };
+    // j = 2: λ_max(M(η)) = η λ_max(C⁺D)/2 − 1 (see crate::inertia), from the well-conditioned pencil
     let inertia = if j == 2 {
         let th = second_order_threshold(ec, model, &opts.lanczos)?;
-        let bound = th.lambda_max_error;
-        let two_over_lr = 2.0 / opts.lr;
-        Some(InertiaCertificate {
-            lambda_max_k: th.lambda_max,
-            error_bound: bound,
-            two_over_lr,
-            verdict: if th.lambda_max + bound < two_over_lr {
-                Verdict::Stable
-            } else if th.lambda_max - bound > two_over_lr {
-                Verdict::Unstable
-            } else {
-                Verdict::Marginal
-            },
-        })
+        Some(InertiaCertificate::new(
+            0.5 * opts.lr * th.lambda_max - 1.0,
+            0.5 * opts.lr * th.lambda_max_error,
+        ))
     } else {
         None
     };
@@ -926,4 +904,31 @@ fn matrix_free_block(
             residual_max: res.residual_max,
         }),
     })
+}
+
+/// The verdict of one side: `excess = λ_max − 1` or `−1 − λ_min`.
+fn side_verdict(excess: f64, error_bound: f64) -> Verdict {
+    if excess > error_bound {
+        Verdict::Unstable
+    } else if excess < -error_bound {
+        Verdict::Stable
+    } else {
+        Verdict::Marginal
+    }
+}
+
+/// The verdict of block `j`: the `+1` side from `λ_max − 1`, or from the inertia certificate when
+/// that is within rounding; the `−1` side from `−1 − λ_min` — for even `j` the `+1` side decides
+/// alone, since `T_j` preserves the cone `M_j^+` and so `λ_min >= −ρ = −λ_max` (Krein–Rutman).
+fn block_verdict(j: usize, b: &Block) -> Verdict {
+    let err = b.summary.error_bound;
+    let plus = match &b.inertia {
+        Some(c) if c.verdict != Verdict::Marginal => c.verdict,
+        _ => side_verdict(b.summary.lambda_max - 1.0, err),
+    };
+    if j % 2 == 0 {
+        return plus;
+    }
+    let minus = side_verdict(-1.0 - b.summary.lambda_min, err);
+    Verdict::combine([plus, minus])
 }

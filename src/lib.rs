@@ -31,6 +31,7 @@
 //! | [`lanczos`] | extreme eigenvalues of matrix-free operators |
 //! | [`spectrum`] | eigensolvers and error bounds (DESIGN §8) |
 //! | [`stability`] | Theorem 1 verdicts and the cone check |
+//! | [`inertia`] | deciding `λ_max(T_j) > 1` near flat directions (Sylvester's law of inertia) |
 //! | [`prop1`] | Proposition 1 |
 //! | [`bounds`] | Theorem 2 and Corollary 1 |
 //! | [`analysis`] | the `analyze` report |
@@ -52,6 +53,7 @@ pub mod combinatorics;
 pub mod diagram;
 pub mod error;
 pub mod gradients;
+pub mod inertia;
 pub mod io;
 pub mod lanczos;
 pub mod linop;

@@ -327,13 +327,17 @@ impl DenseMoment {
     /// combine at most `p(k)` partitions; the assembly adds `k + 1` degrees and scales by
     /// `sqrt(α!β!)`.
     pub fn build_error_bound(&self) -> f64 {
+        Self::assembly_gamma(self.k, self.n) * self.abs_frobenius
+    }
+
+    /// The factor `γ` of [`DenseMoment::build_error_bound`] for order `k` and `n` samples.
+    pub fn assembly_gamma(k: usize, n: usize) -> f64 {
         let u = f64::EPSILON / 2.0;
-        let k = self.k as f64;
-        let half = crate::combinatorics::binomial(self.k as u128, (self.k / 2) as u128)
+        let kf = k as f64;
+        let half = crate::combinatorics::binomial(k as u128, (k / 2) as u128)
             .map_or(f64::MAX, |c| c as f64);
-        let parts = crate::combinatorics::partitions(self.k).len() as f64;
-        let gamma = k * (self.n as f64 + 2.0 * k + 6.0) + half * half + parts + k + 4.0;
-        u * gamma * self.abs_frobenius
+        let parts = crate::combinatorics::partitions(k).len() as f64;
+        u * (kf * (n as f64 + 2.0 * kf + 6.0) + half * half + parts + kf + 4.0)
     }
 }
 

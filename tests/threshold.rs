@@ -200,3 +200,52 @@ fn scalar_case_by_hand() {
         assert!((got - 0.5).abs() <= 1e-14, "k={k}: {got}");
     }
 }
+
+/// Regression (found by `linearization_boundaries_match_bisection`): two near-duplicate rows give
+/// `H` an eigenvalue ~1e-14, so `T_2` keeps an eigenvalue within rounding of 1 for every η. Deciding
+/// the +1 side from `λ_max − 1` left the whole stable side "uncertain": the linearization could not
+/// verify its bracket (error ±0.36) and the bisection fallback converged to 0.3649 instead of
+/// 0.357177. The +1 side is now decided by Sylvester's law of inertia (`crate::inertia`).
+#[test]
+fn near_duplicate_rows_give_a_verified_second_order_threshold() {
+    use sgdstab::analysis::{analyze, AnalyzeOptions};
+    use sgdstab::threshold::MethodChoice;
+    use sgdstab::{NoProgress, Verdict};
+    let rows = vec![
+        vec![-1.6159219039546084, -1.5143410326766076, 0.9050663327793681],
+        vec![1.5258018889669254, -0.5702194176506727, 0.2382497382434103],
+        vec![-1.6159233912823217, -1.5143412916051142, 0.9050662753404924],
+    ];
+    let g = sgdstab::Gradients::from_rows(&rows).unwrap();
+    let red = sgdstab::reduction::SpanReduction::new(&g, None).unwrap();
+    assert_eq!(red.rank, 3);
+    let mut etas = Vec::new();
+    for method in [MethodChoice::Linearization, MethodChoice::Bisection] {
+        let opts = sgdstab::threshold::ThresholdOptions {
+            method,
+            ..Default::default()
+        };
+        let model = sgdstab::BatchModel::new(3, 1, sgdstab::Sampling::WithoutReplacement).unwrap();
+        let solver =
+            sgdstab::threshold::ThresholdSolver::new(&red, model, 2, &[2], &opts, &NoProgress)
+                .unwrap();
+        let set = solver.order(2).unwrap();
+        let eta = set.lr_threshold.unwrap();
+        let err = set.lr_threshold_error.unwrap();
+        assert!(err < 1e-12 * eta, "{method:?}: η*_2 = {eta} ± {err}");
+        etas.push(eta);
+    }
+    assert!((etas[0] - etas[1]).abs() <= 1e-12 * etas[0], "{etas:?}");
+    assert!((etas[0] - 0.357177).abs() < 1e-6);
+    // analyze decides both sides of η*_2 (the top eigenvalue alone is within rounding of 1)
+    for (f, want) in [(0.999, Verdict::Stable), (1.001, Verdict::Unstable)] {
+        let rep = analyze(
+            &g,
+            &AnalyzeOptions::new(f * etas[0], 1, vec![2]),
+            None,
+            &NoProgress,
+        )
+        .unwrap();
+        assert_eq!(rep.orders[0].verdict, want, "f = {f}");
+    }
+}

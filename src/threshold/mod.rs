@@ -19,8 +19,12 @@
 //!    the first, `2c` after the last); neighbours of the same class are merged.
 //!
 //! The boundaries of the intersection are then **refined** on the excess of the whole order
-//! (`max_j` over the present blocks of `max(λ_max − 1, −1 − λ_min)` of `T_j(η)`) and each is
-//! reported with a verified bracket and error bound ([`refine`]).
+//! (`max_j` over the present blocks of `max(λ_max(M_j(η)), −1 − λ_min(T_j(η)))`, where the
+//! inertia matrix `M_j` of [`crate::inertia`] decides the `+1` side — its top eigenvalue has the
+//! sign of `λ_max(T_j) − 1` but stays well separated from 0 when near-flat directions keep
+//! `λ_max(T_j)` within rounding of 1) and each is reported with a verified bracket and error
+//! bound ([`refine`]). The coefficients are built in the eigenbasis of `H`, where `C_1` is
+//! diagonal.
 //!
 //! **Bisection fallback** (when `jD` exceeds [`ThresholdOptions::max_companion_rows`], default
 //! [`DEFAULT_MAX_COMPANION_ROWS`], or on request): starting from
@@ -281,6 +285,10 @@ struct BlockState {
 #[derive(Debug)]
 pub struct ThresholdSolver<'a> {
     red: &'a SpanReduction,
+    /// The reduced coordinates rotated into the eigenbasis of `H` (where `C_1` is diagonal).
+    ec: crate::matrix_free::EigenCoords,
+    /// `(−C_1)^{−1/2}` per degree ([`crate::inertia::scaling`]).
+    scales: Vec<Vec<f64>>,
     model: BatchModel,
     opts: ThresholdOptions,
     blocks: Vec<Option<BlockState>>,
@@ -333,8 +341,20 @@ impl<'a> ThresholdSolver<'a> {
         }
         let count = needed.iter().filter(|&&x| x).count() as u64;
         progress.begin("stable sets", count);
+        let ec = crate::matrix_free::EigenCoords::new(&red.coords, red.n, r)?;
+        let scales = (0..=max_order)
+            .map(|j| {
+                if needed[j] {
+                    crate::inertia::scaling(&ec, j)
+                } else {
+                    Ok(Vec::new())
+                }
+            })
+            .collect::<Result<Vec<_>>>()?;
         let mut solver = ThresholdSolver {
             red,
+            ec,
+            scales,
             model,
             opts: opts.clone(),
             blocks: (0..=max_order).map(|_| None).collect(),
@@ -371,20 +391,30 @@ impl<'a> ThresholdSolver<'a> {
             MethodChoice::Bisection => false,
         };
         if linearize {
-            let poly = BlockPolynomial::stored(&red.coords, red.n, red.rank, j, &self.model)?;
+            let ec = &self.ec;
+            let poly = BlockPolynomial::stored(&ec.coords, ec.n, ec.r, j, &self.model)?;
             if let Some(set) = self.linearized_set(&poly, j)? {
                 return Ok(BlockState { poly, set });
             }
             // the first interval did not classify as stable: a root was missed; bisect instead
         }
-        let poly = BlockPolynomial::direct(&red.coords, red.n, red.rank, j, &self.model, budget)?;
+        let ec = &self.ec;
+        let poly = BlockPolynomial::direct(&ec.coords, ec.n, ec.r, j, &self.model, budget)?;
         let set = self.bisection_set(&poly, j)?;
         Ok(BlockState { poly, set })
     }
 
+    /// The excess of one block, with an error term shaped for [`refine`] (0 when the sign is
+    /// certified).
     fn excess_of(&self, poly: &BlockPolynomial, lr: f64) -> Result<(f64, f64)> {
-        let e = poly.evaluate(lr, self.opts.backend)?;
-        Ok((e.excess(), e.error))
+        let j = poly.degree();
+        let e = poly.evaluate(lr, &self.scales[j], self.opts.backend)?;
+        let value = e.excess();
+        let err = match e.certainty() {
+            (true, _) | (_, true) => 0.0,
+            _ => 2.0 * value.abs() + f64::MIN_POSITIVE,
+        };
+        Ok((value, err))
     }
 
     /// Steps 1–3 of the module documentation; `None` if the interval at 0 is not stable.
@@ -511,15 +541,17 @@ impl<'a> ThresholdSolver<'a> {
     }
 
     /// The excess of order `k` at `η`: `max_j` over the present blocks of
-    /// `max(λ_max − 1, −1 − λ_min)` of `T_j(η)`, with an error term shaped for [`refine`]: `0`
-    /// when the sign is certified (some block certainly unstable, or every block certainly
-    /// stable), else larger than the value (uncertain).
+    /// `max(λ_max(M_j(η)), −1 − λ_min(T_j(η)))` — the `+1` side by the inertia matrix `M` of
+    /// [`crate::inertia`], sign-equivalent to `λ_max − 1` but well conditioned near flat
+    /// directions — with an error term shaped for [`refine`]: `0` when the sign is certified
+    /// (some block certainly unstable, or every block certainly stable), else larger than the
+    /// value (uncertain).
     pub fn excess(&self, k: usize, lr: f64) -> Result<(f64, f64)> {
         self.side_excess(k, lr, None)
     }
 
     /// As [`ThresholdSolver::excess`] but for one end of the spectrum only: `Some(PlusOne)`
-    /// uses `λ_max − 1`, `Some(MinusOne)` uses `−1 − λ_min`, `None` the larger. A boundary is a
+    /// uses `λ_max(M(η))`, `Some(MinusOne)` uses `−1 − λ_min`, `None` the larger. A boundary is a
     /// sign change of the end whose eigenvalue crosses; certifying that end alone keeps the
     /// bracket verifiable when another eigenvalue sits within rounding of the other end (a
     /// near-flat direction keeps `λ_max` within `1e-13` of 1 on both sides of a `−1` crossing).
@@ -529,15 +561,18 @@ impl<'a> ThresholdSolver<'a> {
         let mut all_certain_stable = true;
         for j in self.present_blocks(k) {
             let state = self.state(j)?;
-            let ev = state.poly.evaluate(lr, self.opts.backend)?;
-            let e = match side {
-                None => ev.excess(),
-                Some(Crossing::PlusOne) => ev.lambda_max - 1.0,
-                Some(Crossing::MinusOne) => -1.0 - ev.lambda_min,
-            };
-            let err = ev.error;
-            certain_unstable |= e > err;
-            all_certain_stable &= e < -err;
+            let ev = state
+                .poly
+                .evaluate(lr, &self.scales[j], self.opts.backend)?;
+            let (e, err) = ev.side(side);
+            if side.is_none() {
+                let (u, st) = ev.certainty();
+                certain_unstable |= u;
+                all_certain_stable &= st;
+            } else {
+                certain_unstable |= e > err;
+                all_certain_stable &= e < -err;
+            }
             value = value.max(e);
         }
         if value == f64::NEG_INFINITY {
@@ -556,9 +591,12 @@ impl<'a> ThresholdSolver<'a> {
         let mut verdicts = Vec::new();
         let mut radius = 0.0f64;
         for j in self.present_blocks(k) {
-            let e = self.state(j)?.poly.evaluate(lr, self.opts.backend)?;
+            let e = self
+                .state(j)?
+                .poly
+                .evaluate(lr, &self.scales[j], self.opts.backend)?;
             radius = radius.max(e.radius());
-            verdicts.push(Verdict::of_radius(e.radius(), e.error));
+            verdicts.push(e.verdict());
         }
         Ok((Verdict::combine(verdicts), radius))
     }

@@ -34,19 +34,59 @@ pub struct BlockEval {
     pub lambda_max: f64,
     /// Bound on the error of each computed eigenvalue.
     pub error: f64,
+    /// `λ_max(M(η))` of [`crate::inertia`]: the `+1` side, sign-equivalent to `λ_max − 1`
+    /// (Sylvester's law of inertia) but well conditioned near flat directions.
+    pub plus: f64,
+    /// Error bound on `plus`.
+    pub plus_error: f64,
 }
 
 impl BlockEval {
-    /// `max(λ_max − 1, −1 − λ_min)`: positive iff an eigenvalue is outside `[−1, 1]`
-    /// (equivalently `ρ − 1` whenever `ρ` is near 1). Its sign changes exactly at the boundaries
-    /// of the stable set, so it is the function the refinement and the bisection work on.
+    /// `max(plus, −1 − λ_min)`: positive iff an eigenvalue is outside `[−1, 1]`. Its sign changes
+    /// exactly at the boundaries of the stable set, so it is the function the refinement and the
+    /// bisection work on.
     pub fn excess(&self) -> f64 {
-        (self.lambda_max - 1.0).max(-1.0 - self.lambda_min)
+        self.plus.max(-1.0 - self.lambda_min)
+    }
+
+    /// One side's `(value, error)`: `Some(PlusOne)` → `(plus, plus_error)`, `Some(MinusOne)` →
+    /// `(−1 − λ_min, error)`, `None` → the larger value with the error of the side it came from.
+    pub fn side(&self, side: Option<super::Crossing>) -> (f64, f64) {
+        let plus = (self.plus, self.plus_error);
+        let minus = (-1.0 - self.lambda_min, self.error);
+        match side {
+            Some(super::Crossing::PlusOne) => plus,
+            Some(super::Crossing::MinusOne) => minus,
+            None => {
+                if plus.0 >= minus.0 {
+                    plus
+                } else {
+                    minus
+                }
+            }
+        }
+    }
+
+    /// `(certainly unstable, certainly stable)` over both sides.
+    pub fn certainty(&self) -> (bool, bool) {
+        let (p, pe) = (self.plus, self.plus_error);
+        let (m, me) = (-1.0 - self.lambda_min, self.error);
+        (p > pe || m > me, p < -pe && m < -me)
     }
 
     /// `max(|λ_min|, |λ_max|)`.
     pub fn radius(&self) -> f64 {
         self.lambda_min.abs().max(self.lambda_max.abs())
+    }
+
+    /// The verdict: unstable if either side certainly crosses, stable if both certainly do not,
+    /// else marginal.
+    pub fn verdict(&self) -> crate::stability::Verdict {
+        match self.certainty() {
+            (true, _) => crate::stability::Verdict::Unstable,
+            (false, true) => crate::stability::Verdict::Stable,
+            _ => crate::stability::Verdict::Marginal,
+        }
     }
 }
 
@@ -88,15 +128,7 @@ pub enum BlockPolynomial {
 /// Relative rounding factor `γ_j` of the closed-form assembly (that of
 /// [`DenseMoment::build_error_bound`] for a matrix with `‖T_abs‖_F = 1`).
 fn assembly_gamma(j: usize, n: usize) -> f64 {
-    DenseMoment {
-        k: j,
-        dim: 0,
-        matrix: Vec::new(),
-        frobenius: 0.0,
-        abs_frobenius: 1.0,
-        n,
-    }
-    .build_error_bound()
+    DenseMoment::assembly_gamma(j, n)
 }
 
 fn frobenius(a: &[f64]) -> f64 {
@@ -213,17 +245,86 @@ impl BlockPolynomial {
         }
     }
 
-    /// Extreme eigenvalues of `T_j(η)` with the error bound of the module documentation.
-    pub fn evaluate(&self, lr: f64, backend: EigenBackend) -> Result<BlockEval> {
+    /// Extreme eigenvalues of `T_j(η)` with the error bound of the module documentation, and the
+    /// `+1`-side inertia value `λ_max(M(η))` ([`crate::inertia`]); `scale` is
+    /// [`crate::inertia::scaling`] for the (eigen-rotated) coordinates this polynomial was built on.
+    pub fn evaluate(&self, lr: f64, scale: &[f64], backend: EigenBackend) -> Result<BlockEval> {
         let d = self.dim();
         let (t, build) = self.matrix(lr)?;
         let vals = symmetric_eigenvalues(&t, d, backend)?;
         let error = build + eigensolver_error_bound(d, frobenius(&t));
+        drop(t);
+        let cert = self.plus_certificate(lr, scale, backend)?;
         Ok(BlockEval {
             lambda_min: vals.first().copied().unwrap_or(1.0),
             lambda_max: vals.last().copied().unwrap_or(1.0),
             error,
+            plus: cert.lambda_max,
+            plus_error: cert.error_bound,
         })
+    }
+
+    /// The `+1`-side inertia certificate at `η` ([`crate::inertia`]): `T_j(η) − I` assembled
+    /// without the identity, rescaled by `(−C_1)^{−1/2}` on both sides and divided by `η`.
+    pub fn plus_certificate(
+        &self,
+        lr: f64,
+        scale: &[f64],
+        backend: EigenBackend,
+    ) -> Result<crate::inertia::InertiaCertificate> {
+        let d = self.dim();
+        let scaled_abs = |abs: &[f64]| -> f64 {
+            let mut acc = 0.0;
+            for c in 0..d {
+                for a in 0..d {
+                    let v = abs[a + c * d] * scale[a] * scale[c];
+                    acc += v * v;
+                }
+            }
+            acc.sqrt()
+        };
+        let (x, rounding) = match self {
+            BlockPolynomial::Stored {
+                coeffs,
+                abs_coeffs,
+                gamma,
+                ..
+            } => {
+                let mut x = vec![0.0; d * d];
+                let mut xa = vec![0.0; d * d];
+                let mut p = lr;
+                for (c, a) in coeffs.iter().zip(abs_coeffs).skip(1) {
+                    for ((xv, av), (&cv, &aa)) in
+                        x.iter_mut().zip(xa.iter_mut()).zip(c.iter().zip(a))
+                    {
+                        *xv += p * cv;
+                        *av += p * aa;
+                    }
+                    p *= lr;
+                }
+                let r = gamma * scaled_abs(&xa);
+                (x, r)
+            }
+            BlockPolynomial::Direct {
+                j,
+                coords,
+                n,
+                r,
+                model,
+                ..
+            } => {
+                let c = lr / model.batch as f64;
+                let scales: Vec<f64> = (0..=*j)
+                    .map(|m| if m == 0 { 0.0 } else { (-c).powi(m as i32) })
+                    .collect();
+                let abs_scales: Vec<f64> = scales.iter().map(|s| s.abs()).collect();
+                let x = MomentTerms::new(coords, *n, *r, *j, model, false)?.assemble(&scales);
+                let xa = MomentTerms::new(coords, *n, *r, *j, model, true)?.assemble(&abs_scales);
+                let r = assembly_gamma(*j, *n) * scaled_abs(&xa);
+                (x, r)
+            }
+        };
+        crate::inertia::certificate_from(&x, scale, lr, rounding, backend)
     }
 
     /// Whether `(1 + slack) I ∓ T_j(η)` are both positive definite (two Cholesky
