@@ -249,3 +249,34 @@ fn near_duplicate_rows_give_a_verified_second_order_threshold() {
         assert_eq!(rep.orders[0].verdict, want, "f = {f}");
     }
 }
+
+/// Regression (found by `linearization_boundaries_match_bisection`): in the bisection fallback's
+/// bracket (1.767, 1.926) both ends of `spec T_3` leave [−1, 1] — `λ_max` crosses +1 at 1.780280,
+/// `λ_min` crosses −1 at 1.832378. Choosing the side "further out at the unstable end" tracked the
+/// second crossing; every side that changes sign is now refined and the earliest crossing kept.
+#[test]
+fn bisection_fallback_keeps_the_earliest_of_two_crossings() {
+    use sgdstab::threshold::MethodChoice;
+    use sgdstab::NoProgress;
+    let rows = vec![
+        vec![-1.1554576579801785, -0.36450850747602925],
+        vec![0.17368344768586805, -1.0125328279029133],
+        vec![-0.09816012541988961, 0.030462474993305035],
+    ];
+    let g = sgdstab::Gradients::from_rows(&rows).unwrap();
+    let red = sgdstab::reduction::SpanReduction::new(&g, None).unwrap();
+    let model = sgdstab::BatchModel::new(3, 1, sgdstab::Sampling::WithoutReplacement).unwrap();
+    let mut etas = Vec::new();
+    for method in [MethodChoice::Linearization, MethodChoice::Bisection] {
+        let opts = sgdstab::threshold::ThresholdOptions {
+            method,
+            ..Default::default()
+        };
+        let solver =
+            sgdstab::threshold::ThresholdSolver::new(&red, model, 3, &[3], &opts, &NoProgress)
+                .unwrap();
+        etas.push(solver.order(3).unwrap().lr_threshold.unwrap());
+    }
+    assert!((etas[0] - etas[1]).abs() <= 1e-12 * etas[0], "{etas:?}");
+    assert!((etas[0] - 1.780280).abs() < 1e-6, "{etas:?}");
+}

@@ -694,30 +694,52 @@ impl<'a> ThresholdSolver<'a> {
     }
 
     fn refine_end(&self, k: usize, end: &RawEnd, which: IntervalEnd) -> Result<Boundary> {
-        // which end of the spectrum crosses: known from the linearization, else the one that is
-        // out of [−1, 1] at the unstable end of the classification interval
-        let crossing = match end.crossing {
-            Some(c) => c,
+        // Which end of the spectrum crosses: known from the linearization. Otherwise every side
+        // that is out of [−1, 1] at the unstable end of the classification interval is refined,
+        // and the crossing nearest the stable end is the boundary (both sides can be out at the
+        // unstable end while the other one crossed first).
+        let sides: Vec<Crossing> = match end.crossing {
+            Some(c) => vec![c],
             None => {
                 let x = match which {
                     IntervalEnd::Upper => end.limits.1,
                     IntervalEnd::Lower => end.limits.0,
                 };
-                let plus = self.side_excess(k, x, Some(Crossing::PlusOne))?.0;
-                let minus = self.side_excess(k, x, Some(Crossing::MinusOne))?.0;
-                if plus >= minus {
-                    Crossing::PlusOne
-                } else {
-                    Crossing::MinusOne
+                let mut out = Vec::new();
+                for c in [Crossing::PlusOne, Crossing::MinusOne] {
+                    if self.side_excess(k, x, Some(c))?.0 > 0.0 {
+                        out.push(c);
+                    }
                 }
+                if out.is_empty() {
+                    out = vec![Crossing::PlusOne, Crossing::MinusOne];
+                }
+                out
             }
         };
-        let r = refine::refine(
-            |x| self.side_excess(k, x, Some(crossing)),
-            end.est,
-            end.limits,
-            MAX_REFINE_EVALS,
-        )?;
+        let mut best: Option<(refine::Refined, Crossing)> = None;
+        for crossing in sides {
+            let r = refine::refine(
+                |x| self.side_excess(k, x, Some(crossing)),
+                end.est,
+                end.limits,
+                MAX_REFINE_EVALS,
+            )?;
+            let better = match &best {
+                None => true,
+                Some((b, _)) => match which {
+                    IntervalEnd::Upper => r.lr < b.lr,
+                    IntervalEnd::Lower => r.lr > b.lr,
+                },
+            };
+            if better {
+                best = Some((r, crossing));
+            }
+        }
+        let (r, crossing) = best.ok_or(Error::Numerical {
+            routine: "stable sets",
+            message: "no side of the spectrum to refine".into(),
+        })?;
         Ok(Boundary {
             lr: r.lr,
             error: r.error,
