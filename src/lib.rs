@@ -34,6 +34,12 @@
 //! | [`analysis`] | the `analyze` report |
 //! | [`report`] | JSON and text rendering |
 //! | [`plots`] | SVG/PNG figures with an embedded font |
+//! | [`network`] | fully connected networks `f̃(W_1 x, W_2)` (eq. 6), exact backprop |
+//! | [`datasets`] | built-in regression data (manifolds in `R^d`, Iris) |
+//! | [`training`] | SGD of eq. (7) to an interpolation solution |
+//! | [`export`] | the export folder of a trained network (`grads.npy`, `meta.json`, …) |
+//! | [`matrix_norm`] | matrix `p`-norms: closed forms and brackets |
+//! | [`random`] | the seeded RNG of training and simulation |
 
 #![warn(missing_docs)]
 
@@ -43,21 +49,27 @@ extern crate openblas_src;
 pub mod analysis;
 pub mod bounds;
 pub mod combinatorics;
+pub mod datasets;
 pub mod error;
+pub mod export;
 pub mod gradients;
 pub mod io;
 pub mod linop;
+pub mod matrix_norm;
 pub mod memory;
 pub mod moment_operator;
+pub mod network;
 pub mod plots;
 pub mod progress;
 pub mod prop1;
+pub mod random;
 pub mod reduction;
 pub mod report;
 pub mod sampling;
 pub mod spectrum;
 pub mod stability;
 pub mod symmetric;
+pub mod training;
 
 pub use analysis::{analyze, AnalysisReport, AnalyzeOptions};
 pub use error::{Error, Result};

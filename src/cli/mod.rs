@@ -2,6 +2,7 @@
 
 mod analyze;
 mod common;
+mod train;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -19,11 +20,15 @@ enum Command {
     /// Stability of SGD at a minimum from per-sample gradients: T_k spectra, Theorem 1 verdicts,
     /// Prop. 1, Theorem 2 and Corollary 1.
     Analyze(analyze::Args),
+    /// Train a small network to interpolation with SGD (eq. 7) and export its per-sample
+    /// gradients (grads.npy for `analyze`), input gradients, data, W_1 and meta.json.
+    Train(train::Args),
 }
 
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Analyze(a) => analyze::run(a),
+        Command::Train(a) => train::run(a),
     }
 }
