@@ -38,6 +38,7 @@
 //! | [`datasets`] | built-in regression data (manifolds in `R^d`, Iris) |
 //! | [`training`] | SGD of eq. (7) to an interpolation solution |
 //! | [`export`] | the export folder of a trained network (`grads.npy`, `meta.json`, …) |
+//! | [`sobolev`] | Section 4: Prop. 2, Corollary 2, Theorem 3, `g_W`/`g_x` of eq. (5) |
 //! | [`matrix_norm`] | matrix `p`-norms: closed forms and brackets |
 //! | [`random`] | the seeded RNG of training and simulation |
 
@@ -66,6 +67,7 @@ pub mod random;
 pub mod reduction;
 pub mod report;
 pub mod sampling;
+pub mod sobolev;
 pub mod spectrum;
 pub mod stability;
 pub mod symmetric;

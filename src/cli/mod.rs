@@ -2,6 +2,7 @@
 
 mod analyze;
 mod common;
+mod sobolev;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -23,6 +24,9 @@ enum Command {
     /// Train a small network to interpolation with SGD (eq. 7) and export its per-sample
     /// gradients (grads.npy for `analyze`), input gradients, data, W_1 and meta.json.
     Train(train::Args),
+    /// Section 4 on an exported network: Prop. 2 at every training point, Corollary 2 and
+    /// Theorem 3 seminorm bounds, g_W and g_x of eq. (5), with ‖W_1ᵀ‖_2k bracketed.
+    Sobolev(sobolev::Args),
 }
 
 /// Runs the parsed command.
@@ -30,5 +34,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Analyze(a) => analyze::run(a),
         Command::Train(a) => train::run(a),
+        Command::Sobolev(a) => sobolev::run(a),
     }
 }
