@@ -39,6 +39,7 @@
 //! | [`training`] | SGD of eq. (7) to an interpolation solution |
 //! | [`export`] | the export folder of a trained network (`grads.npy`, `meta.json`, …) |
 //! | [`sobolev`] | Section 4: Prop. 2, Corollary 2, Theorem 3, `g_W`/`g_x` of eq. (5) |
+//! | [`simulate`] | Monte Carlo of eq. (12) vs `ρ_k`; nonlinear escape test |
 //! | [`matrix_norm`] | matrix `p`-norms: closed forms and brackets |
 //! | [`random`] | the seeded RNG of training and simulation |
 
@@ -67,6 +68,7 @@ pub mod random;
 pub mod reduction;
 pub mod report;
 pub mod sampling;
+pub mod simulate;
 pub mod sobolev;
 pub mod spectrum;
 pub mod stability;

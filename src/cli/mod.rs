@@ -2,6 +2,7 @@
 
 mod analyze;
 mod common;
+mod simulate;
 mod sobolev;
 mod train;
 
@@ -27,6 +28,9 @@ enum Command {
     /// Section 4 on an exported network: Prop. 2 at every training point, Corollary 2 and
     /// Theorem 3 seminorm bounds, g_W and g_x of eq. (5), with ‖W_1ᵀ‖_2k bracketed.
     Sobolev(sobolev::Args),
+    /// Monte Carlo of the linearised dynamics (eq. 12): growth rate of ‖E W̃_t^⊗k‖ against ρ_k;
+    /// and a nonlinear escape test from W* + perturbation next to the analyzer's verdict.
+    Simulate(simulate::Args),
 }
 
 /// Runs the parsed command.
@@ -35,5 +39,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Analyze(a) => analyze::run(a),
         Command::Train(a) => train::run(a),
         Command::Sobolev(a) => sobolev::run(a),
+        Command::Simulate(a) => simulate::run(a),
     }
 }
