@@ -40,6 +40,7 @@
 //! | [`export`] | the export folder of a trained network (`grads.npy`, `meta.json`, …) |
 //! | [`sobolev`] | Section 4: Prop. 2, Corollary 2, Theorem 3, `g_W`/`g_x` of eq. (5) |
 //! | [`simulate`] | Monte Carlo of eq. (12) vs `ρ_k`; nonlinear escape test |
+//! | [`sweep`] | Figure 1 / Table 1 in kind: `g_W` vs `g_x` over many runs, `‖W_1‖_2` |
 //! | [`matrix_norm`] | matrix `p`-norms: closed forms and brackets |
 //! | [`random`] | the seeded RNG of training and simulation |
 
@@ -72,6 +73,7 @@ pub mod simulate;
 pub mod sobolev;
 pub mod spectrum;
 pub mod stability;
+pub mod sweep;
 pub mod symmetric;
 pub mod training;
 

@@ -160,7 +160,7 @@ pub fn check_options(opts: &TrainOptions, n: usize) -> Result<()> {
             "must be finite and > 0",
         ));
     }
-    if !(opts.divergence_loss > opts.loss_threshold) {
+    if opts.divergence_loss.is_nan() || opts.divergence_loss <= opts.loss_threshold {
         return Err(Error::parameter(
             "--divergence-loss",
             opts.divergence_loss,
@@ -191,7 +191,7 @@ pub fn train(
         });
     }
     let (n, b) = (data.n, opts.batch);
-    let mut rng = SplitMix64::derive(opts.seed, 0x5347_44);
+    let mut rng = SplitMix64::derive(opts.seed, 0x0053_4744);
     let mut scratch: Vec<usize> = (0..n).collect();
     let mut batch = vec![0usize; b];
     let mut grad = vec![0.0; net.parameter_count()];

@@ -2,8 +2,10 @@
 
 mod analyze;
 mod common;
+mod demo;
 mod simulate;
 mod sobolev;
+mod sweep;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -31,6 +33,12 @@ enum Command {
     /// Monte Carlo of the linearised dynamics (eq. 12): growth rate of ‖E W̃_t^⊗k‖ against ρ_k;
     /// and a nonlinear escape test from W* + perturbation next to the analyzer's verdict.
     Simulate(simulate::Args),
+    /// Figure 1 and Table 1 in kind: many networks over a range of learning rates and batch
+    /// sizes; g_W vs g_x scatter plots (PNG + SVG), Pearson correlations, ‖W_1‖_2 table.
+    Sweep(sweep::Args),
+    /// The main job on built-in data: train a small network to interpolation, analyze k = 1..4,
+    /// run the Section 4 checks and draw Figure 1 in kind, all into one output folder.
+    Demo(demo::Args),
 }
 
 /// Runs the parsed command.
@@ -40,5 +48,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Train(a) => train::run(a),
         Command::Sobolev(a) => sobolev::run(a),
         Command::Simulate(a) => simulate::run(a),
+        Command::Sweep(a) => sweep::run(a),
+        Command::Demo(a) => demo::run(a),
     }
 }

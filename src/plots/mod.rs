@@ -4,6 +4,8 @@
 //! A figure implements [`Figure`] once, generically over the plotters backend; [`save`] renders
 //! it to `.svg` or `.png` by the path's extension.
 
+pub mod scatter;
+
 use crate::error::{Error, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
