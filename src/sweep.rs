@@ -483,3 +483,74 @@ pub fn text(r: &SweepReport) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pearson_by_hand() {
+        // x = [1,2,3,4], y = [1,3,2,4]: deviations ±1.5, ±0.5; Sxy = 4, Sxx = Syy = 5 → r = 0.8
+        let r = pearson(&[1.0, 2.0, 3.0, 4.0], &[1.0, 3.0, 2.0, 4.0]).unwrap();
+        assert!((r - 0.8).abs() < 1e-15);
+        assert!((pearson(&[1.0, 2.0, 3.0], &[-2.0, -4.0, -6.0]).unwrap() + 1.0).abs() < 1e-15);
+        assert_eq!(pearson(&[1.0, 2.0], &[1.0, 2.0]), None);
+        assert_eq!(pearson(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]), None);
+    }
+
+    #[test]
+    fn small_sweep_table_and_panels() {
+        let opts = SweepOptions {
+            data: DatasetSpec {
+                kind: crate::datasets::DatasetKind::Torus,
+                n: 8,
+                dim: 5,
+                seed: 2,
+            },
+            architecture: Architecture::new(5, vec![16], crate::network::Activation::Tanh).unwrap(),
+            lrs: vec![0.1, 0.2],
+            fixed_batch: 2,
+            batches: vec![4],
+            fixed_lr: 0.1,
+            seeds: vec![0, 1],
+            max_iterations: 60_000,
+            loss_threshold: 1e-12,
+            checkpoints: vec![0, 100, 1_000_000],
+        };
+        let r = sweep(&opts, &crate::NoProgress).unwrap();
+        assert_eq!(r.runs.len(), 6);
+        assert_eq!(
+            r.runs
+                .iter()
+                .filter(|x| x.panel == Panel::LearningRate)
+                .count(),
+            4
+        );
+        for run in &r.runs {
+            assert_eq!(run.stop, Stop::Interpolated, "{run:?}");
+            // the table's first entry is the initial ‖W_1‖_2, recomputed here
+            let net = Mlp::init(opts.architecture.clone(), run.seed);
+            let w0 = crate::training::w1_spectral_norm(&net);
+            assert_eq!(run.w1_norms[0], (0, w0));
+        }
+        // every run stopped long before 10^6 iterations: none still training there, and the row
+        // averages the final values
+        let last = r.w1_table.last().unwrap();
+        assert_eq!(
+            (last.iteration, last.still_training, last.runs),
+            (1_000_000, 0, 6)
+        );
+        let mean_final: f64 = r
+            .runs
+            .iter()
+            .map(|x| x.w1_norms.last().unwrap().1)
+            .sum::<f64>()
+            / 6.0;
+        assert!((last.mean - mean_final).abs() < 1e-12);
+        // deterministic
+        assert_eq!(r, sweep(&opts, &crate::NoProgress).unwrap());
+        let fig = scatter(&r, Panel::LearningRate);
+        assert_eq!(fig.groups.len(), 2);
+        assert_eq!(fig.groups[0].points.len(), 2);
+    }
+}

@@ -33,7 +33,7 @@ pub struct Args {
     #[command(flatten)]
     net: NetArgs,
     /// Learning rates of the first panel (batch size --batch).
-    #[arg(long, value_name = "ETAS", default_value = "0.02,0.05,0.1,0.2,0.3", value_parser = parse_floats)]
+    #[arg(long, value_name = "ETAS", default_value = "0.02,0.05,0.1,0.2,0.3", value_parser = parse_floats, allow_negative_numbers = true)]
     lrs: FloatList,
     /// Batch size of the learning-rate panel.
     #[arg(long = "batch", value_name = "B", default_value_t = 4)]

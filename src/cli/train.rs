@@ -32,7 +32,7 @@ pub struct NetArgs {
     #[arg(long = "max-iter", value_name = "N", default_value_t = sgdstab::training::DEFAULT_MAX_ITERATIONS)]
     pub max_iter: usize,
     /// Interpolation threshold on the training loss (1/2n) Σ (f − y)².
-    #[arg(long = "loss-threshold", value_name = "L", default_value_t = sgdstab::training::DEFAULT_LOSS_THRESHOLD)]
+    #[arg(long = "loss-threshold", value_name = "L", default_value_t = sgdstab::training::DEFAULT_LOSS_THRESHOLD, allow_negative_numbers = true)]
     pub loss_threshold: f64,
 }
 
