@@ -162,6 +162,16 @@ pub fn generate(spec: &DatasetSpec) -> Result<Dataset> {
     }
     let mut rng = SplitMix64::derive(spec.seed, 0x4441_5441);
     let (n, d) = (spec.n, spec.dim);
+    let values = (n as u128) * (d as u128);
+    let budget = crate::memory::default_budget_bytes();
+    if spec.kind != DatasetKind::Iris && values * 8 > budget {
+        return Err(Error::too_large(
+            format!("the {} data set ({n} × {d} inputs)", spec.kind.name()),
+            values * 8,
+            budget,
+            "lower --n or --dim",
+        ));
+    }
     let need_dim = |min: usize| -> Result<()> {
         if d < min || d > 100_000 {
             return Err(Error::parameter(

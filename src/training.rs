@@ -170,6 +170,22 @@ pub fn check_options(opts: &TrainOptions, n: usize) -> Result<()> {
     Ok(())
 }
 
+/// Errors with [`Error::TooLarge`] if the `n × w` per-sample gradient matrix (plus the export's
+/// copy) exceeds the memory budget ([`crate::memory::default_budget_bytes`]).
+pub fn check_gradient_memory(n: usize, w: usize) -> Result<()> {
+    let need = (n as u128) * (w as u128) * 8 * 2;
+    let budget = crate::memory::default_budget_bytes();
+    if need > budget {
+        return Err(Error::too_large(
+            format!("the per-sample gradients ({n} × {w})"),
+            need,
+            budget,
+            "lower --n or the hidden widths",
+        ));
+    }
+    Ok(())
+}
+
 /// Runs SGD (eq. 7) on `net` in place until interpolation, divergence or the iteration limit.
 ///
 /// `progress` receives one step per 1000 iterations.
@@ -180,6 +196,7 @@ pub fn train(
     progress: &dyn Progress,
 ) -> Result<TrainingRun> {
     check_options(opts, data.n)?;
+    check_gradient_memory(data.n, net.parameter_count())?;
     if data.d != net.architecture().input_dim {
         return Err(Error::InvalidInput {
             context: data.name.clone(),

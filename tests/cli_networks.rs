@@ -209,6 +209,23 @@ fn train_rejects_bad_input_with_one_line_and_writes_nothing() {
         &["train", "--loss-threshold", "-1", "--export", d],
         &["--loss-threshold"],
     );
+    // too large for memory: refused before allocating
+    assert_usage_error(
+        &["train", "--n", "1000000", "--dim", "100000", "--export", d],
+        &["--n", "memory budget"],
+    );
+    assert_usage_error(
+        &[
+            "train",
+            "--n",
+            "100000",
+            "--hidden",
+            "20000,2000",
+            "--export",
+            d,
+        ],
+        &["per-sample gradients", "memory budget"],
+    );
     // far above the edge of stability: diverges, nothing exported
     assert_usage_error(
         &["train", "--lr", "50", "--export", d],
