@@ -503,3 +503,126 @@ pub fn text(r: &SobolevReport) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// f = 3·relu(2x + 0.5) − 1 at x = 1: ∇_W f = [3, 3, 2.5, 1], ∇_x f = 6, W_1 = [[2]].
+    fn hand() -> (Vec<f64>, Vec<f64>, Gradients, Vec<f64>) {
+        let g = Gradients::from_rows(&[vec![3.0, 3.0, 2.5, 1.0]]).unwrap();
+        (vec![1.0], vec![6.0], g, vec![2.0])
+    }
+
+    #[test]
+    fn hand_computed_prop2_and_corollary2() {
+        let (x, xg, g, w1) = hand();
+        let inp = SobolevInput {
+            x: &x,
+            xgrads: &xg,
+            grads: &g,
+            w1: &w1,
+            d: 1,
+            m: 1,
+        };
+        let premise = |k: usize| (k == 1).then_some(Verdict::Stable);
+        let r = sobolev(&inp, &[1, 2], 0.5, 1, &premise, None).unwrap();
+        // k = 1: lhs = 36, rhs = ‖W_1ᵀ‖² ‖a‖² / ‖x‖² = 4 · 25.25 = 101
+        let o = &r.orders[0];
+        assert_eq!(o.prop2.points[0].check.lhs, 36.0);
+        assert!((o.prop2.points[0].check.rhs_upper - 101.0).abs() < 1e-12);
+        assert_eq!(o.prop2.holds, 1);
+        // seminorm = 6; Cor. 2 rhs = 2 · sqrt(25.25); g_W = sqrt(25.25), g_x = 6
+        assert!((o.seminorm - 6.0).abs() < 1e-15);
+        assert!((o.corollary2.rhs_upper - 2.0 * 25.25f64.sqrt()).abs() < 1e-12);
+        assert!((r.g_w - 25.25f64.sqrt()).abs() < 1e-15 && r.g_x == 6.0);
+        // Thm 3 rhs = 2 · (4/1)^{1/2} sqrt(2/0.5) = 8 ≥ 6: holds
+        assert!((o.theorem3.check.rhs_upper - 8.0).abs() < 1e-12);
+        assert_eq!(o.theorem3.check.outcome, Outcome::Holds);
+        // k = 2 (p = 4): ‖W_1ᵀ‖_4 = 2 for a 1 × 1 matrix; lhs = 6^4, rhs = 16 · ‖a‖_4^4
+        let o = &r.orders[1];
+        assert!((o.w1t_norm.lower - 2.0).abs() < 1e-12 && (o.w1t_norm.upper - 2.0).abs() < 1e-12);
+        let a4 = 81.0 + 81.0 + 2.5f64.powi(4) + 1.0;
+        assert!((o.prop2.points[0].check.rhs_upper - 16.0 * a4).abs() < 1e-9);
+        // Thm 3 at k = 2: 2 · 4^{1/4} · 2 = 5.657 < 6 = seminorm: it fails, but the premise
+        // (2nd-order stability) is unknown here, so it is no finding
+        assert!((o.theorem3.check.rhs_upper - 4.0 * 2f64.sqrt()).abs() < 1e-12);
+        assert_eq!(o.theorem3.check.outcome, Outcome::Fails);
+        assert!(r.ok);
+    }
+
+    #[test]
+    fn a_wrong_input_gradient_is_reported_as_a_failure() {
+        // ∇_x f = 60 instead of 6 violates Prop. 2 (3600 > 101) and Theorem 3 (60 > 8)
+        let (x, _, g, w1) = hand();
+        let xg = vec![60.0];
+        let inp = SobolevInput {
+            x: &x,
+            xgrads: &xg,
+            grads: &g,
+            w1: &w1,
+            d: 1,
+            m: 1,
+        };
+        let r = sobolev(&inp, &[1], 0.5, 1, &|_| Some(Verdict::Stable), None).unwrap();
+        let o = &r.orders[0];
+        assert_eq!(o.prop2.fails, 1);
+        assert_eq!(o.prop2.points[0].check.decided_by, DecidedBy::UpperBracket);
+        assert_eq!(o.theorem3.check.outcome, Outcome::Fails);
+        assert!(!r.ok);
+        let checks: Vec<&str> = r.findings.iter().map(|f| f.check.as_str()).collect();
+        assert_eq!(checks, vec!["prop2", "corollary2", "stable=>theorem3"]);
+        // without the stability premise Theorem 3's failure is no finding
+        let r = sobolev(&inp, &[1], 0.5, 1, &|_| None, None).unwrap();
+        assert_eq!(r.findings.len(), 2);
+    }
+
+    #[test]
+    fn undecided_when_the_bracket_straddles() {
+        let b = PNormBracket {
+            p: 4.0,
+            lower: 1.0,
+            upper: 2.0,
+            lower_method: crate::matrix_norm::NormMethod::PowerMethod,
+            upper_method: crate::matrix_norm::NormMethod::RieszThorin1Inf,
+            ratio: 2.0,
+        };
+        assert_eq!(Check::decide(1.5, 1.0, &b, 1.0).outcome, Outcome::Undecided);
+        assert_eq!(
+            Check::decide(0.5, 1.0, &b, 1.0).decided_by,
+            DecidedBy::LowerBracket
+        );
+        assert_eq!(
+            Check::decide(2.5, 1.0, &b, 1.0).decided_by,
+            DecidedBy::UpperBracket
+        );
+        // with a power: 3 ≤ 1^2·4 holds, 17 > 2^2·4 fails
+        assert_eq!(Check::decide(3.0, 4.0, &b, 2.0).outcome, Outcome::Holds);
+        assert_eq!(Check::decide(17.0, 4.0, &b, 2.0).outcome, Outcome::Fails);
+    }
+
+    #[test]
+    fn zero_input_and_shape_errors() {
+        let (_, xg, g, w1) = hand();
+        let zero = vec![0.0];
+        let inp = SobolevInput {
+            x: &zero,
+            xgrads: &xg,
+            grads: &g,
+            w1: &w1,
+            d: 1,
+            m: 1,
+        };
+        assert!(sobolev(&inp, &[1], 0.5, 1, &|_| None, None).is_err());
+        let x = vec![1.0, 2.0];
+        let inp = SobolevInput {
+            x: &x,
+            xgrads: &xg,
+            grads: &g,
+            w1: &w1,
+            d: 1,
+            m: 1,
+        };
+        assert!(sobolev(&inp, &[1], 0.5, 1, &|_| None, None).is_err());
+    }
+}
