@@ -1,6 +1,7 @@
 //! `sgdstab demo`: the main job on built-in data, end to end — train a small network to
-//! interpolation, analyze k = 1..4 at the training (η, B), check Section 4, and draw Figure 1 in
-//! kind from a small sweep. Everything goes into one output folder.
+//! interpolation, analyze k = 1..4 at the training (η, B), check Section 4, simulate the
+//! linearised dynamics and the escape test, and draw Figure 1 in kind from a small sweep.
+//! Everything goes into one output folder.
 
 use super::common::{write_output, Bar};
 use super::sweep::write_sweep;
@@ -109,11 +110,67 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     print!("{}", sgdstab::sobolev::text(&sob));
     write_output(&dir.join("sobolev.json"), &sgdstab::report::to_json(&sob)?)?;
 
-    // 4. STABILITY DIAGRAM (issue 3, threshold/stable-learning-rate diagram): the lead plugs it
+    // 4. the linearised dynamics by Monte Carlo against ρ_k, and the nonlinear escape test
+    let orders_sim: Vec<usize> = a.order.0.iter().copied().filter(|&k| k <= 2).collect();
+    let mut linear = Vec::new();
+    for &k in &orders_sim {
+        linear.push(sgdstab::simulate::simulate_linear(
+            &grads,
+            &sgdstab::simulate::LinearOptions {
+                lr: a.lr,
+                batch: a.batch,
+                sampling: sgdstab::Sampling::WithoutReplacement,
+                k,
+                paths: 4000,
+                window_start: 100,
+                window_end: 200,
+                seed: 0,
+            },
+        )?);
+    }
+    let escape = sgdstab::simulate::escape_test(
+        &t.net,
+        &t.data,
+        &sgdstab::simulate::EscapeOptions {
+            lr: a.lr,
+            batch: a.batch,
+            perturbation: 0.05,
+            steps: 5000,
+            trials: 8,
+            seed: 0,
+        },
+    )?;
+    let sim = sgdstab::simulate::SimulateReport {
+        schema_version: sgdstab::simulate::SIMULATE_SCHEMA_VERSION,
+        command: "simulate",
+        tool_version: env!("CARGO_PKG_VERSION"),
+        input: Some(net_dir.display().to_string()),
+        lr: a.lr,
+        batch: a.batch,
+        sampling: sgdstab::Sampling::WithoutReplacement,
+        seed: 0,
+        analyzer: report
+            .orders
+            .iter()
+            .filter(|o| o.k <= 2)
+            .map(|o| sgdstab::simulate::VerdictSummary {
+                k: o.k,
+                reduced_radius: o.reduced_radius,
+                verdict: o.verdict,
+            })
+            .collect(),
+        linear,
+        escape: Some(escape),
+    };
+    println!();
+    print!("{}", sgdstab::simulate::text(&sim));
+    write_output(&dir.join("simulate.json"), &sgdstab::report::to_json(&sim)?)?;
+
+    // 5. STABILITY DIAGRAM (issue 3, threshold/stable-learning-rate diagram): the lead plugs it
     //    in here — compute it from `grads` at `a.batch` for the orders `a.order` and save it as
     //    `dir.join("stability.png")` / `.svg` with `sgdstab::plots::save`.
 
-    // 5. Figure 1 in kind: a small sweep over η (B fixed) and over B (η fixed)
+    // 6. Figure 1 in kind: a small sweep over η (B fixed) and over B (η fixed)
     let sw = SweepOptions {
         data: net.spec(),
         architecture: t.net.architecture().clone(),
@@ -138,9 +195,13 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         );
     }
     println!("\nwrote:");
-    for f in [dir.join("report.json"), dir.join("sobolev.json")]
-        .into_iter()
-        .chain(files)
+    for f in [
+        dir.join("report.json"),
+        dir.join("sobolev.json"),
+        dir.join("simulate.json"),
+    ]
+    .into_iter()
+    .chain(files)
     {
         println!("  {}", f.display());
     }

@@ -37,7 +37,7 @@ enum Command {
     /// sizes; g_W vs g_x scatter plots (PNG + SVG), Pearson correlations, ‖W_1‖_2 table.
     Sweep(sweep::Args),
     /// The main job on built-in data: train a small network to interpolation, analyze k = 1..4,
-    /// run the Section 4 checks and draw Figure 1 in kind, all into one output folder.
+    /// run the Section 4 checks and the simulation, draw Figure 1 in kind, all into one folder.
     Demo(demo::Args),
 }
 

@@ -54,7 +54,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     if !a.no_stability {
         let bar = Bar::new(a.quiet);
         let opts = AnalyzeOptions::new(lr, batch, a.order.0.clone());
-        let rep = analyze(&ex.grads, &opts, None, &bar)?;
+        let rep = analyze(&ex.grads, &opts, None, &bar).map_err(|e| {
+            anyhow::anyhow!("{e} (Theorem 3's premise needs the analyzer; --no-stability skips it)")
+        })?;
         for o in &rep.orders {
             verdicts.insert(o.k, o.verdict);
         }
