@@ -6,9 +6,11 @@
 //!
 //! - **lower bound**: the Boyd/Higham `p`-norm power method (D. W. Boyd 1974; N. J. Higham,
 //!   *Estimating the matrix p-norm*, Numer. Math. 62, 1992, Alg. 3.1). Each iterate `x` has
-//!   `‖x‖_p = 1`, so every `‖A x‖_p` it sees is a lower bound; we run it from several starts (the
-//!   all-ones vector, the top right singular vector, and the coordinate vectors of the `8`
-//!   largest columns) and keep the largest value seen.
+//!   `‖x‖_p = 1`, so every `‖A x‖_p` it sees is a lower bound. The iteration converges to a local
+//!   maximum of `‖Ax‖_p/‖x‖_p`, not always the global one, so we run it from many starts — the
+//!   all-ones vector, the right singular vectors and the sign pattern of the top one, the
+//!   coordinate vectors of the heaviest columns (at most [`MAX_STARTS_PER_KIND`] of each kind), and
+//!   [`RANDOM_STARTS`] seeded Gaussian vectors — and keep the largest value seen.
 //! - **upper bound**: Riesz–Thorin interpolation, the smaller of
 //!   `‖A‖_1^{1/p} ‖A‖_∞^{1−1/p}` (between `p = 1` and `∞`) and, for `p >= 2`,
 //!   `‖A‖_2^{2/p} ‖A‖_∞^{1−2/p}` (between `p = 2` and `∞`); [`PNormBracket::upper_method`] says which.
@@ -47,23 +49,22 @@ pub fn spectral_norm(a: &[f64], rows: usize, cols: usize) -> f64 {
         .fold(0.0, |m: f64, &s| m.max(s))
 }
 
-/// The top right singular vector of `A` (length `cols`).
-fn top_right_singular_vector(a: &[f64], rows: usize, cols: usize) -> Vec<f64> {
+/// The right singular vectors of `A` (eigenvectors of `AᵀA`, length `cols` each), largest
+/// singular value first.
+fn right_singular_vectors(a: &[f64], rows: usize, cols: usize) -> Vec<Vec<f64>> {
     let m = nalgebra::DMatrix::from_row_slice(rows, cols, a);
     let ata = m.transpose() * &m;
     let eig = ata.symmetric_eigen();
-    let (idx, _) =
-        eig.eigenvalues
-            .iter()
-            .enumerate()
-            .fold((0, f64::NEG_INFINITY), |(bi, bv), (i, &v)| {
-                if v > bv {
-                    (i, v)
-                } else {
-                    (bi, bv)
-                }
-            });
-    eig.eigenvectors.column(idx).iter().copied().collect()
+    let mut order: Vec<usize> = (0..cols).collect();
+    order.sort_by(|&i, &j| {
+        eig.eigenvalues[j]
+            .total_cmp(&eig.eigenvalues[i])
+            .then(i.cmp(&j))
+    });
+    order
+        .into_iter()
+        .map(|i| eig.eigenvectors.column(i).iter().copied().collect())
+        .collect()
 }
 
 /// `‖x‖_p` for `1 <= p < ∞`, scaled against overflow; `p = ∞` gives the max norm.
@@ -123,6 +124,12 @@ pub struct PowerMethod {
 /// Default iteration limit per start of [`power_method`].
 pub const DEFAULT_POWER_ITERATIONS: usize = 100;
 
+/// At most this many singular-vector starts and coordinate-vector starts each.
+pub const MAX_STARTS_PER_KIND: usize = 64;
+
+/// Seeded Gaussian starts (fixed seed: the bracket is deterministic).
+pub const RANDOM_STARTS: usize = 32;
+
 /// Boyd/Higham `p`-norm power method (`1 < p < ∞`): a lower bound on `‖A‖_p`.
 ///
 /// From each start `x_0` (`‖x_0‖_p = 1`): `y = A x`, `z = Aᵀ dual_p(y)`; stop when
@@ -139,16 +146,34 @@ pub fn power_method(
     let q = p / (p - 1.0);
     let mut starts: Vec<Vec<f64>> = vec![vec![1.0; cols]];
     if rows > 0 && cols > 0 {
-        starts.push(top_right_singular_vector(a, rows, cols));
+        for (i, v) in right_singular_vectors(a, rows, cols)
+            .into_iter()
+            .take(MAX_STARTS_PER_KIND)
+            .enumerate()
+        {
+            if i == 0 {
+                // the sign pattern of the top singular vector (an ℓ_∞-type start)
+                starts.push(
+                    v.iter()
+                        .map(|x| if *x < 0.0 { -1.0 } else { 1.0 })
+                        .collect(),
+                );
+            }
+            starts.push(v);
+        }
     }
     let mut col_sums: Vec<(usize, f64)> = (0..cols)
         .map(|j| (j, (0..rows).map(|i| a[i * cols + j].abs()).sum::<f64>()))
         .collect();
     col_sums.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
-    for &(j, _) in col_sums.iter().take(8) {
+    for &(j, _) in col_sums.iter().take(MAX_STARTS_PER_KIND) {
         let mut e = vec![0.0; cols];
         e[j] = 1.0;
         starts.push(e);
+    }
+    let mut g = crate::random::SplitMix64::new(0x504E_4F52);
+    for _ in 0..RANDOM_STARTS {
+        starts.push((0..cols).map(|_| g.normal()).collect());
     }
     let mut best = 0.0f64;
     let mut iterations = 0;
