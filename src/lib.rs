@@ -41,6 +41,15 @@
 //! | `strategies` | proptest strategies for gradient sets and `(η, B)` pairs (feature `proptest-support`) |
 //! | [`verify`] | property-based checks of the paper's implications (the `verify` command) |
 //! | [`threshold`] | the exact stable learning-rate sets `S_k` and thresholds `η*_k` (DESIGN §7) |
+//! | [`network`] | fully connected networks `f̃(W_1 x, W_2)` (eq. 6), exact backprop |
+//! | [`datasets`] | built-in regression data (manifolds in `R^d`, Iris) |
+//! | [`training`] | SGD of eq. (7) to an interpolation solution |
+//! | [`export`] | the export folder of a trained network (`grads.npy`, `meta.json`, …) |
+//! | [`sobolev`] | Section 4: Prop. 2, Corollary 2, Theorem 3, `g_W`/`g_x` of eq. (5) |
+//! | [`simulate`] | Monte Carlo of eq. (12) vs `ρ_k`; nonlinear escape test |
+//! | [`sweep`] | Figure 1 / Table 1 in kind: `g_W` vs `g_x` over many runs, `‖W_1‖_2` |
+//! | [`matrix_norm`] | matrix `p`-norms: closed forms and brackets |
+//! | [`random`] | the seeded RNG of training and simulation |
 
 #![warn(missing_docs)]
 
@@ -50,28 +59,37 @@ extern crate openblas_src;
 pub mod analysis;
 pub mod bounds;
 pub mod combinatorics;
+pub mod datasets;
 pub mod diagram;
 pub mod error;
+pub mod export;
 pub mod gradients;
 pub mod inertia;
 pub mod io;
 pub mod lanczos;
 pub mod linop;
 pub mod matrix_free;
+pub mod matrix_norm;
 pub mod memory;
 pub mod moment_operator;
+pub mod network;
 pub mod plots;
 pub mod progress;
 pub mod prop1;
+pub mod random;
 pub mod reduction;
 pub mod report;
 pub mod sampling;
+pub mod simulate;
+pub mod sobolev;
 pub mod spectrum;
 pub mod stability;
 #[cfg(feature = "proptest-support")]
 pub mod strategies;
+pub mod sweep;
 pub mod symmetric;
 pub mod threshold;
+pub mod training;
 pub mod verify;
 
 pub use analysis::{analyze, AnalysisReport, AnalyzeOptions};
