@@ -2,14 +2,14 @@
 
 mod analyze;
 mod common;
-mod diagram;
-mod threshold;
-mod verify;
 mod demo;
+mod diagram;
 mod simulate;
 mod sobolev;
 mod sweep;
+mod threshold;
 mod train;
+mod verify;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
