@@ -342,6 +342,7 @@ fn demo_runs_end_to_end_into_its_folder() {
         "Theorem 1",
         "Prop. 2",
         "Pearson",
+        "Stability diagram",
         "demo finished",
     ] {
         assert!(out.contains(needle), "{needle}: {out}");
@@ -352,6 +353,10 @@ fn demo_runs_end_to_end_into_its_folder() {
         "sweep.json",
         "scatter_lr.png",
         "scatter_lr.svg",
+        "stability.png",
+        "stability.svg",
+        "stability.csv",
+        "stability.json",
         "network/grads.npy",
         "network/meta.json",
     ] {
@@ -360,6 +365,20 @@ fn demo_runs_end_to_end_into_its_folder() {
     let r = json(&std::fs::read_to_string(d.join("report.json")).unwrap());
     assert_eq!(r["command"], "analyze");
     assert_eq!(r["consistency"]["ok"], true);
+    // the diagram: one CSV row per (k, B) for k = 1, 2 and B = 1, 2, 4, 8, 16 (n = 16); η*_1 is
+    // the same for every B, and η*_2 <= η*_1
+    let csv = std::fs::read_to_string(d.join("stability.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 2 * 5);
+    let eta = |k: &str, b: &str| -> f64 {
+        rows.iter().find(|r| r[0] == k && r[1] == b).unwrap()[2].parse().unwrap()
+    };
+    for b in ["1", "2", "4", "8", "16"] {
+        assert_eq!(eta("1", b), eta("1", "1"));
+        assert!(eta("2", b) <= eta("1", b) * (1.0 + 1e-12));
+    }
+    let png = std::fs::read(d.join("stability.png")).unwrap();
+    assert!(image::load_from_memory(&png).is_ok());
     assert_usage_error(
         &["demo", "--lr", "0", "--out-dir", d.to_str().unwrap()],
         &["--lr"],
