@@ -368,10 +368,16 @@ fn demo_runs_end_to_end_into_its_folder() {
     // the diagram: one CSV row per (k, B) for k = 1, 2 and B = 1, 2, 4, 8, 16 (n = 16); η*_1 is
     // the same for every B, and η*_2 <= η*_1
     let csv = std::fs::read_to_string(d.join("stability.csv")).unwrap();
-    let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
     assert_eq!(rows.len(), 2 * 5);
     let eta = |k: &str, b: &str| -> f64 {
-        rows.iter().find(|r| r[0] == k && r[1] == b).unwrap()[2].parse().unwrap()
+        rows.iter().find(|r| r[0] == k && r[1] == b).unwrap()[2]
+            .parse()
+            .unwrap()
     };
     for b in ["1", "2", "4", "8", "16"] {
         assert_eq!(eta("1", b), eta("1", "1"));

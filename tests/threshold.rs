@@ -280,3 +280,50 @@ fn bisection_fallback_keeps_the_earliest_of_two_crossings() {
     assert!((etas[0] - etas[1]).abs() <= 1e-12 * etas[0], "{etas:?}");
     assert!((etas[0] - 1.780280).abs() < 1e-6, "{etas:?}");
 }
+
+/// The scale path (every block matrix-free: η*_1 from the eigenvalues of H, η*_2 by Lanczos on
+/// the C⁺D pencil, η*_3 by bisection with Lanczos) equals the dense linearization where both run.
+#[test]
+fn scale_path_thresholds_equal_the_dense_ones() {
+    use sgdstab::threshold::{Method, ThresholdOptions, ThresholdSolver};
+    use sgdstab::NoProgress;
+    let mut rng = common::Rng::new(404);
+    for case in 0..4 {
+        let sampling = sgdstab::Sampling::ALL[case % 2];
+        let (n, w) = (7, 4 + case);
+        let g = sgdstab::Gradients::from_rows(&rng.matrix(n, w)).unwrap();
+        let red = sgdstab::reduction::SpanReduction::new(&g, None).unwrap();
+        let model = sgdstab::BatchModel::new(n, 1 + case, sampling).unwrap();
+        let dense = ThresholdSolver::new(
+            &red,
+            model,
+            3,
+            &[1, 2, 3],
+            &ThresholdOptions::default(),
+            &NoProgress,
+        )
+        .unwrap();
+        let scale_opts = ThresholdOptions {
+            max_dense_dim: 2,
+            ..ThresholdOptions::default()
+        };
+        let scale =
+            ThresholdSolver::new(&red, model, 3, &[1, 2, 3], &scale_opts, &NoProgress).unwrap();
+        for k in 1..=3 {
+            let (a, b) = (dense.order(k).unwrap(), scale.order(k).unwrap());
+            let (x, y) = (a.lr_threshold.unwrap(), b.lr_threshold.unwrap());
+            assert!(
+                (x - y).abs() <= 1e-9 * x + b.lr_threshold_error.unwrap(),
+                "case {case}, k = {k}: dense {x} vs scale {y} ± {:e}",
+                b.lr_threshold_error.unwrap()
+            );
+            assert_eq!(a.method, Method::Linearization);
+            let want = match k {
+                1 => Method::Linearization,
+                2 => Method::Lanczos,
+                _ => Method::Bisection,
+            };
+            assert_eq!(b.method, want, "k = {k}");
+        }
+    }
+}

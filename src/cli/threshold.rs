@@ -39,7 +39,8 @@ pub struct Args {
     /// Dense eigensolver: faer, or lapack (needs the `lapack` feature; then the default).
     #[arg(long, value_name = "NAME", default_value_t = EigenBackend::default())]
     eigensolver: EigenBackend,
-    /// Largest dense dimension D = C(r + k − 1, k) accepted.
+    /// Largest dense dimension D = C(r + k − 1, k); beyond it every block takes the matrix-free
+    /// scale path (η*_2 by Lanczos on the C⁺D pencil, k >= 3 by bisection with Lanczos).
     #[arg(long = "max-dense-dim", value_name = "D", default_value_t = sgdstab::analysis::DEFAULT_MAX_DENSE_DIM)]
     max_dense_dim: usize,
     /// No progress bar.

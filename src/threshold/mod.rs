@@ -117,15 +117,20 @@ impl fmt::Display for MethodChoice {
 pub enum Method {
     /// Companion linearization, every candidate confirmed, every interval classified.
     Linearization,
-    /// Bracketing scan plus refinement on `ρ` (first interval only).
+    /// At scale, `j = 2`: `η*_2 = 2/λ_max(C⁺D)` by Lanczos on the symmetric-definite pencil
+    /// (first interval only; [`crate::matrix_free::second_order_threshold`]).
+    Lanczos,
+    /// Bracketing scan plus refinement on `ρ` (first interval only; at scale with Lanczos on the
+    /// matrix-free operator).
     Bisection,
 }
 
 impl Method {
-    /// `"linearization"` or `"bisection"`.
+    /// `"linearization"`, `"lanczos"` or `"bisection"`.
     pub fn name(self) -> &'static str {
         match self {
             Method::Linearization => "linearization",
+            Method::Lanczos => "lanczos",
             Method::Bisection => "bisection",
         }
     }
@@ -152,10 +157,13 @@ pub struct ThresholdOptions {
     pub backend: EigenBackend,
     /// Largest companion matrix (rows, `jD`) the linearization builds under `Auto`.
     pub max_companion_rows: usize,
-    /// Largest block dimension `D` accepted at all (dense `O(D³)` eigensolves).
+    /// Largest block dimension `D` of the dense path (`O(D³)` eigensolves); beyond it (or the
+    /// memory budget) every block takes the matrix-free scale path.
     pub max_dense_dim: usize,
     /// Memory budget in bytes (default [`crate::memory::default_budget_bytes`]).
     pub memory_budget: Option<u128>,
+    /// Lanczos settings of the scale path.
+    pub lanczos: crate::lanczos::LanczosOptions,
 }
 
 impl Default for ThresholdOptions {
@@ -166,6 +174,7 @@ impl Default for ThresholdOptions {
             backend: EigenBackend::default(),
             max_companion_rows: DEFAULT_MAX_COMPANION_ROWS,
             max_dense_dim: crate::analysis::DEFAULT_MAX_DENSE_DIM,
+            lanczos: crate::lanczos::LanczosOptions::default(),
             memory_budget: None,
         }
     }
@@ -257,6 +266,8 @@ struct RawEnd {
     limits: (f64, f64),
     block: usize,
     crossing: Option<Crossing>,
+    /// Already refined at block level (the scale path): the boundary as reported.
+    exact: Option<Boundary>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -276,7 +287,8 @@ struct BlockSet {
 
 #[derive(Debug)]
 struct BlockState {
-    poly: BlockPolynomial,
+    /// `None` on the scale path (matrix-free blocks are never assembled).
+    poly: Option<BlockPolynomial>,
     set: BlockSet,
 }
 
@@ -324,20 +336,37 @@ impl<'a> ThresholdSolver<'a> {
                 }
             }
         }
-        // size checks before any expensive work
+        // size checks before any expensive work: a block beyond the dense limits sends every
+        // block to the scale path (matrix-free, Lanczos), unless the linearization was demanded
+        let mut scale_path = false;
         for (j, _) in needed.iter().enumerate().filter(|(_, &x)| x) {
-            crate::moment_operator::check_dense_budget(r, j, budget)?;
             let d = crate::combinatorics::sym_dim(r, j).unwrap_or(u128::MAX);
-            if d > opts.max_dense_dim as u128 {
+            let dense_ok = crate::moment_operator::check_dense_budget(r, j, budget).is_ok()
+                && d <= opts.max_dense_dim as u128;
+            if dense_ok {
+                continue;
+            }
+            if opts.method == MethodChoice::Linearization {
+                crate::moment_operator::check_dense_budget(r, j, budget)?;
                 return Err(Error::parameter(
                     "--order",
                     j,
                     format!(
-                        "T_{j} on Sym^{j}(R^{r}) has dimension D = {d} > the dense limit {} (an O(D³) eigensolve); lower k or raise --max-dense-dim",
+                        "T_{j} on Sym^{j}(R^{r}) has dimension D = {d} > the dense limit {} (an O(D³) eigensolve); lower k, raise --max-dense-dim, or use --method auto",
                         opts.max_dense_dim
                     ),
                 ));
             }
+            let need = crate::analysis::matrix_free_bytes(d, &opts.lanczos);
+            if need > budget {
+                return Err(Error::too_large(
+                    format!("the matrix-free Lanczos on Sym^{j}(R^{r}) (D = {d})"),
+                    need,
+                    budget,
+                    "lower the order k or the number of samples (r <= n), or raise SGDSTAB_MEMORY_BYTES",
+                ));
+            }
+            scale_path = true;
         }
         let count = needed.iter().filter(|&&x| x).count() as u64;
         progress.begin("stable sets", count);
@@ -362,7 +391,11 @@ impl<'a> ThresholdSolver<'a> {
         for j in 1..=max_order {
             if needed[j] {
                 progress.advance(0, &format!("T_{j}"));
-                let state = solver.block(j, budget)?;
+                let state = if scale_path {
+                    solver.scale_block(j)?
+                } else {
+                    solver.block(j, budget)?
+                };
                 solver.blocks[j] = Some(state);
                 progress.advance(1, "");
             }
@@ -394,14 +427,20 @@ impl<'a> ThresholdSolver<'a> {
             let ec = &self.ec;
             let poly = BlockPolynomial::stored(&ec.coords, ec.n, ec.r, j, &self.model)?;
             if let Some(set) = self.linearized_set(&poly, j)? {
-                return Ok(BlockState { poly, set });
+                return Ok(BlockState {
+                    poly: Some(poly),
+                    set,
+                });
             }
             // the first interval did not classify as stable: a root was missed; bisect instead
         }
         let ec = &self.ec;
         let poly = BlockPolynomial::direct(&ec.coords, ec.n, ec.r, j, &self.model, budget)?;
         let set = self.bisection_set(&poly, j)?;
-        Ok(BlockState { poly, set })
+        Ok(BlockState {
+            poly: Some(poly),
+            set,
+        })
     }
 
     /// The excess of one block, with an error term shaped for [`refine`] (0 when the sign is
@@ -470,6 +509,7 @@ impl<'a> ThresholdSolver<'a> {
                 limits: (points[i - 1], points[i]),
                 block: j,
                 crossing: Some(c.crossing),
+                exact: None,
             };
             if classes[i] {
                 open = Some(Some(end));
@@ -509,6 +549,7 @@ impl<'a> ThresholdSolver<'a> {
                     limits: (a, b),
                     block: j,
                     crossing: None,
+                    exact: None,
                 }),
             }],
             None => {
@@ -561,8 +602,8 @@ impl<'a> ThresholdSolver<'a> {
         let mut all_certain_stable = true;
         for j in self.present_blocks(k) {
             let state = self.state(j)?;
-            let ev = state
-                .poly
+            let ev = self
+                .dense_poly(state, j)?
                 .evaluate(lr, &self.scales[j], self.opts.backend)?;
             let (e, err) = ev.side(side);
             if side.is_none() {
@@ -591,14 +632,139 @@ impl<'a> ThresholdSolver<'a> {
         let mut verdicts = Vec::new();
         let mut radius = 0.0f64;
         for j in self.present_blocks(k) {
-            let e = self
-                .state(j)?
-                .poly
-                .evaluate(lr, &self.scales[j], self.opts.backend)?;
+            let e = self.dense_poly(self.state(j)?, j)?.evaluate(
+                lr,
+                &self.scales[j],
+                self.opts.backend,
+            )?;
             radius = radius.max(e.radius());
             verdicts.push(e.verdict());
         }
         Ok((Verdict::combine(verdicts), radius))
+    }
+
+    fn dense_poly<'s>(&self, state: &'s BlockState, j: usize) -> Result<&'s BlockPolynomial> {
+        state.poly.as_ref().ok_or(Error::Numerical {
+            routine: "stable sets",
+            message: format!(
+                "T_{j} is on the matrix-free scale path: its excess at a given η is not assembled"
+            ),
+        })
+    }
+
+    /// The scale path for block `j` (DESIGN §9, issue 5): `j = 1` exactly from the eigenvalues of
+    /// `H` (`S_1 = [0, 2/λ_max(H)]`), `j = 2` by Lanczos on the pencil
+    /// (`η*_2 = 2/λ_max(C⁺D)`, no bisection), `j >= 3` by the bracketing scan and refinement on
+    /// `ρ_j(η)` with Lanczos on the matrix-free operator. Each boundary is refined here, on the
+    /// block alone, and the first stable interval is returned.
+    fn scale_block(&self, j: usize) -> Result<BlockState> {
+        let ec = &self.ec;
+        let u = f64::EPSILON / 2.0;
+        let (hi, method) = match j {
+            1 => {
+                let lmax = ec.h_eigenvalues.iter().cloned().fold(0.0f64, f64::max);
+                let hnorm = ec.h_eigenvalues.iter().map(|l| l * l).sum::<f64>().sqrt();
+                let lr = 2.0 / lmax;
+                let rel =
+                    (crate::spectrum::eigensolver_error_bound(ec.r, hnorm) + 4.0 * u * lmax) / lmax;
+                let err = lr * rel;
+                (
+                    Boundary {
+                        lr,
+                        error: err,
+                        bracket: [lr - err, lr + err],
+                        verified: true,
+                        block: 1,
+                        crossing: Some(Crossing::MinusOne),
+                        end: IntervalEnd::Upper,
+                    },
+                    Method::Linearization,
+                )
+            }
+            2 => {
+                let th = crate::matrix_free::second_order_threshold(
+                    ec,
+                    &self.model,
+                    &self.opts.lanczos,
+                )?;
+                (
+                    Boundary {
+                        lr: th.lr_threshold,
+                        error: th.lr_threshold_error,
+                        bracket: [
+                            th.lr_threshold - th.lr_threshold_error,
+                            th.lr_threshold + th.lr_threshold_error,
+                        ],
+                        // a Lanczos residual bound, not a certified bracket
+                        verified: false,
+                        block: 2,
+                        crossing: Some(Crossing::PlusOne),
+                        end: IntervalEnd::Upper,
+                    },
+                    Method::Lanczos,
+                )
+            }
+            _ => {
+                let excess = |lr: f64| -> Result<refine::Excess> {
+                    let op = crate::matrix_free::MatrixFreeMoment::new(ec, j, lr, &self.model)?;
+                    let res = crate::lanczos::extreme_eigenvalues(&op, &self.opts.lanczos);
+                    let d = crate::linop::SymmetricOperator::dim(&op) as f64;
+                    let err = res.residual_min.max(res.residual_max) + d * u * res.radius();
+                    let value = (res.lambda_max - 1.0).max(-1.0 - res.lambda_min);
+                    let certain = value.abs() > err;
+                    Ok((
+                        value,
+                        if certain {
+                            0.0
+                        } else {
+                            2.0 * value.abs() + f64::MIN_POSITIVE
+                        },
+                    ))
+                };
+                let max_norm2 = (0..ec.n)
+                    .map(|i| ec.row(i).iter().map(|x| x * x).sum::<f64>())
+                    .fold(0.0f64, f64::max);
+                let start = 2.0 / max_norm2;
+                let (a, b) = refine::scan_first_crossing(excess, start, SCAN_RATIO, 8 * 64)?
+                    .ok_or(Error::Numerical {
+                        routine: "bisection",
+                        message: format!("T_{j} stayed stable on the whole scan above {start:e}"),
+                    })?;
+                let r = refine::refine(excess, (a * b).sqrt(), (a, b), MAX_REFINE_EVALS)?;
+                (
+                    Boundary {
+                        lr: r.lr,
+                        error: r.error,
+                        bracket: r.bracket,
+                        verified: r.verified,
+                        block: j,
+                        crossing: None,
+                        end: IntervalEnd::Upper,
+                    },
+                    Method::Bisection,
+                )
+            }
+        };
+        let raw = RawEnd {
+            est: hi.lr,
+            limits: (hi.bracket[0], hi.bracket[1]),
+            block: j,
+            crossing: hi.crossing,
+            exact: Some(hi),
+        };
+        Ok(BlockState {
+            poly: None,
+            set: BlockSet {
+                intervals: vec![RawInterval {
+                    lo: None,
+                    hi: Some(raw),
+                }],
+                complete: j == 1,
+                method,
+                candidates: 0,
+                confirmed: 0,
+            },
+        })
     }
 
     fn state(&self, j: usize) -> Result<&BlockState> {
@@ -694,6 +860,9 @@ impl<'a> ThresholdSolver<'a> {
     }
 
     fn refine_end(&self, k: usize, end: &RawEnd, which: IntervalEnd) -> Result<Boundary> {
+        if let Some(b) = end.exact {
+            return Ok(Boundary { end: which, ..b });
+        }
         // Which end of the spectrum crosses: known from the linearization. Otherwise every side
         // that is out of [−1, 1] at the unstable end of the classification interval is refined,
         // and the crossing nearest the stable end is the boundary (both sides can be out at the
@@ -802,6 +971,7 @@ mod tests {
             limits: (est * 0.9, est * 1.1),
             block: 1,
             crossing: None,
+            exact: None,
         })
     }
 
