@@ -504,7 +504,10 @@ pub fn bi_product(alg: &SymAlgebra, p: &BiPoly, q: &BiPoly, s: f64, out: &mut [f
                     let sx = s * x;
                     let addrow = &add[ra * db..(ra + 1) * db];
                     for (&dst, &y) in addrow.iter().zip(qcol) {
-                        col[dst as usize] += sx * y;
+                        debug_assert!((dst as usize) < col.len());
+                        // SAFETY: `add` holds ranks of degree-(a+b) multisets, all < dout =
+                        // col.len() (SymBasis::rank is a bijection onto 0..D, tested below).
+                        unsafe { *col.get_unchecked_mut(dst as usize) += sx * y };
                     }
                 }
             }
@@ -532,7 +535,9 @@ pub fn embed_identity(alg: &SymAlgebra, j: usize, l: &BiPoly, s: f64, out: &mut 
                 let lcol = &l.data[delta as usize * dm..(delta as usize + 1) * dm];
                 let addrow = &add[nu as usize * dm..(nu as usize + 1) * dm];
                 for (&dst, &y) in addrow.iter().zip(lcol) {
-                    col[dst as usize] += w * y;
+                    debug_assert!((dst as usize) < col.len());
+                    // SAFETY: ranks of degree-(j+m) multisets are < dout = col.len().
+                    unsafe { *col.get_unchecked_mut(dst as usize) += w * y };
                 }
             }
         });
