@@ -308,6 +308,57 @@ impl MatrixFreeMoment {
     }
 }
 
+impl MatrixFreeMoment {
+    /// The single-part shapes `μ = (ℓ)`, `2 <= ℓ <= L`, for the samples in `samples`, nested so
+    /// that each sample's derivative and multiplication passes are done once (Horner):
+    /// `Σ_ℓ (b·x)^ℓ Δ_ℓ ⊙ (b·∇)^ℓ p = (b·x)[(b·x)[Δ_2 ⊙ d_2 + (b·x)[Δ_3 ⊙ d_3 + …]]]`,
+    /// `d_t = (b·∇)^t p`. Added to `out` (degree `k`).
+    fn single_parts(&self, p: &[f64], samples: std::ops::Range<usize>, out: &mut [f64]) {
+        let k = self.k;
+        // diag of shape (ℓ) by ℓ
+        let mut by_len: Vec<Option<&[f64]>> = vec![None; k + 1];
+        for sh in &self.shapes {
+            if let [l] = sh.parts[..] {
+                by_len[l] = Some(&sh.diag);
+            }
+        }
+        let top = (0..=k).rev().find(|&l| by_len[l].is_some()).unwrap_or(0);
+        if top < 2 {
+            return;
+        }
+        let mut ds: Vec<Vec<f64>> = vec![Vec::new(); top + 1];
+        let mut acc = Vec::new();
+        let mut up = Vec::new();
+        for i in samples {
+            let b = &self.coords[i * self.r..(i + 1) * self.r];
+            // d_t = (b·∇)^t p at degree k − t
+            for t in 1..=top {
+                let (prev, cur) = ds.split_at_mut(t);
+                let src: &[f64] = if t == 1 { p } else { &prev[t - 1] };
+                self.derive(k - t + 1, b, src, &mut cur[0]);
+            }
+            // Horner from the deepest part up
+            acc.clear();
+            acc.resize(ds[top].len(), 0.0);
+            for t in (1..=top).rev() {
+                if t < top {
+                    up.clear();
+                    up.resize(self.alg.basis(k - t).dim(), 0.0);
+                    self.multiply_add(k - t, b, &acc, &mut up);
+                    std::mem::swap(&mut acc, &mut up);
+                }
+                if let Some(diag) = by_len[t] {
+                    for ((a, &d), &g) in acc.iter_mut().zip(&ds[t]).zip(diag) {
+                        *a += g * d;
+                    }
+                }
+            }
+            // acc is at degree k − 1: one more product to degree k
+            self.multiply_add(k, b, &acc, out);
+        }
+    }
+}
+
 impl SymmetricOperator for MatrixFreeMoment {
     fn dim(&self) -> usize {
         self.alg.basis(self.k).dim()
@@ -321,28 +372,39 @@ impl SymmetricOperator for MatrixFreeMoment {
             .map(|(v, s)| v * s)
             .collect();
         let chunk = self.n.div_ceil(CHUNKS).max(1);
-        // (shape, chunk) work items, each producing a partial sum; added in a fixed order
-        let items: Vec<(usize, std::ops::Range<usize>)> = self
-            .shapes
-            .iter()
-            .enumerate()
-            .flat_map(|(si, sh)| {
-                if sh.parts.is_empty() {
-                    vec![(si, 0..0)]
-                } else {
-                    (0..self.n)
-                        .step_by(chunk)
-                        .map(|lo| (si, lo..(lo + chunk).min(self.n)))
-                        .collect()
-                }
-            })
+        let chunks: Vec<std::ops::Range<usize>> = (0..self.n)
+            .step_by(chunk)
+            .map(|lo| lo..(lo + chunk).min(self.n))
             .collect();
+        // Work items, each producing a partial sum, added in a fixed order: the diagonal shape
+        // ∅, the single-part shapes (ℓ) nested per sample (`single_parts`), and each multi-part
+        // shape per sample chunk.
+        enum Item {
+            Shape(usize, std::ops::Range<usize>),
+            Singles(std::ops::Range<usize>),
+        }
+        let mut items: Vec<Item> = Vec::new();
+        for (si, sh) in self.shapes.iter().enumerate() {
+            match sh.parts.len() {
+                0 => items.push(Item::Shape(si, 0..0)),
+                1 => {}
+                _ => items.extend(chunks.iter().map(|c| Item::Shape(si, c.clone()))),
+            }
+        }
+        if self.shapes.iter().any(|sh| sh.parts.len() == 1) {
+            items.extend(chunks.iter().map(|c| Item::Singles(c.clone())));
+        }
         let partials: Vec<Vec<f64>> = items
             .par_iter()
-            .map(|(si, range)| {
-                let sh = &self.shapes[*si];
+            .map(|item| {
                 let mut out = vec![0.0; dim];
-                self.shape_term(&sh.parts, &sh.diag, self.k, &p, range.clone(), &mut out);
+                match item {
+                    Item::Shape(si, range) => {
+                        let sh = &self.shapes[*si];
+                        self.shape_term(&sh.parts, &sh.diag, self.k, &p, range.clone(), &mut out);
+                    }
+                    Item::Singles(range) => self.single_parts(&p, range.clone(), &mut out),
+                }
                 out
             })
             .collect();
