@@ -94,7 +94,12 @@ fn generalization_on_a_torus_export() {
         }
     }
     let s = std::fs::read_to_string(&svg).unwrap();
-    assert!(s.starts_with("<svg") && s.contains("eq. (26)") && s.contains("measured test MSE"));
+    assert!(
+        s.starts_with("<svg")
+            && s.contains("eq. (26)")
+            && s.contains("measured test MSE")
+            && s.contains("test target variance")
+    );
     let mut args = common.to_vec();
     args.extend(["--plot", png.to_str().unwrap(), "--no-stability"]);
     let text = ok(&args);

@@ -240,6 +240,12 @@ fn check_recombination(r: &GeneralizationReport) {
             .map(|r| r.eq26.total)
             .fold(f64::INFINITY, f64::min);
         assert_eq!(o.eq26_min.total, min);
+        let inf = min.min(r.eq26_small_delta_limit);
+        assert_eq!(o.eq26_min.infimum_over_delta, inf);
+        assert_eq!(
+            o.eq26_min.below_target_variance,
+            inf < r.measured.test_target_variance
+        );
         // C is non-decreasing in δ (a sup over growing balls)
         for w in o.rows.windows(2) {
             assert!(w[1].c_ratio >= w[0].c_ratio);
@@ -312,6 +318,8 @@ fn linear_model_meets_theorem7_and_every_quantity_is_exact() {
         .flat_map(|x| [dot(&s.w, x).abs(), dot(&s.v, x).abs()])
         .fold(0.0f64, f64::max);
     assert!(close(r.m1.value, m1, 1e-14));
+    // no test point coincides with a training point: the δ → 0 limit of eq. (26) is 4M₁²
+    assert_eq!(r.eq26_small_delta_limit, 4.0 * r.m1.value * r.m1.value);
     let train_rows: Vec<Vec<f64>> = (0..n).map(|i| s.train.x_row(i).to_vec()).collect();
     let test_rows: Vec<Vec<f64>> = (0..s.test.n).map(|j| s.test.x_row(j).to_vec()).collect();
     for (cov, sens) in r.covering.rows.iter().zip(&r.sensitivity) {

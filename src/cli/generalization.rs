@@ -47,7 +47,7 @@ pub struct Args {
     /// seed); ignored for iris, whose test set is every held-out row.
     #[arg(long = "test-n", value_name = "N", default_value_t = 2000)]
     test_n: usize,
-    /// Number of radii δ (geometric, from a tenth of the smallest test-to-training distance to
+    /// Number of radii δ (geometric, from a hundredth of the smallest test-to-training distance to
     /// the largest).
     #[arg(long = "grid", value_name = "COUNT", default_value_t = 24)]
     grid: usize,

@@ -135,15 +135,16 @@ impl ScatterEstimator {
     }
 }
 
-/// The default `δ` grid: `count` values spaced geometrically from a tenth of the smallest
-/// positive test-to-training distance (there `ε₂ = 1`) to the largest one (there `ε₂ = 0`).
+/// The default `δ` grid: `count` values spaced geometrically from a hundredth of the smallest
+/// positive test-to-training distance (there `ε₂ = 1`, and the bound of eq. 26 approaches its
+/// `δ → 0` limit) to the largest one (there `ε₂ = 0`).
 /// Falls back to `[1e-3, 1]` when no test point is at positive distance.
 pub fn default_deltas(nearest: &[f64], count: usize) -> Vec<f64> {
     let positive = nearest.iter().copied().filter(|&t| t > 0.0);
     let lo = positive.clone().fold(f64::INFINITY, f64::min);
     let hi = positive.fold(0.0, f64::max);
     let (lo, hi) = if lo.is_finite() && hi > 0.0 {
-        (lo / 10.0, hi)
+        (lo / 100.0, hi)
     } else {
         (1e-3, 1.0)
     };
@@ -175,11 +176,11 @@ mod tests {
     use super::*;
 
     /// Hand-built set in R^2: training points (0,0), (1,0), (3,0); test points at hand-known
-    /// nearest distances 0, 0.5, 1, 2, and √2 (from (1,1) to (1,0)).
+    /// nearest distances 0, 0.5, 1, 2, and √2 (from (2,1) to (1,0) and to (3,0)).
     #[test]
     fn hand_built_covering_and_scatter() {
         let train = [0.0, 0.0, 1.0, 0.0, 3.0, 0.0];
-        let test = [0.0, 0.0, 0.5, 0.0, 4.0, 0.0, 3.0, 2.0, 1.0, 1.0];
+        let test = [0.0, 0.0, 0.5, 0.0, 4.0, 0.0, 3.0, 2.0, 2.0, 1.0];
         let near = nearest_distances(&test, &train, 2);
         let want = [0.0, 0.5, 1.0, 2.0, 2f64.sqrt()];
         for (a, b) in near.iter().zip(want) {
@@ -211,7 +212,7 @@ mod tests {
         assert!((g[1] - 0.1).abs() < 1e-15 && g[2] == 1.0 && g[0] == 0.01);
         let near = [0.0, 0.2, 0.8];
         let d = default_deltas(&near, 5);
-        assert!((d[0] - 0.02).abs() < 1e-15 && d[4] == 0.8);
+        assert!((d[0] - 0.002).abs() < 1e-15 && d[4] == 0.8);
         assert_eq!(uncovered_fraction(&near, d[4]), 0.0);
         assert_eq!(default_deltas(&[0.0], 2), vec![1e-3, 1.0]);
     }

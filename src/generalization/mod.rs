@@ -267,6 +267,12 @@ pub struct Eq26Minimum {
     pub total: f64,
     /// Measured test error / this total.
     pub test_mse_over_bound: f64,
+    /// `min(total, eq26_small_delta_limit)`: an upper bound on the infimum of the right-hand
+    /// side over all `δ > 0`.
+    pub infimum_over_delta: f64,
+    /// Whether `infimum_over_delta` is below the test target variance (the error of the best
+    /// constant predictor), i.e. whether the bound says anything a constant does not.
+    pub below_target_variance: bool,
 }
 
 /// Everything for one order `k`.
@@ -353,7 +359,8 @@ pub struct GeneralizationReport {
     pub m1: M1,
     /// `M₂`.
     pub m2: M2,
-    /// `4 M₁²`: the limit of eq. (26) as `δ → 0` (where `ε₂ → 1`).
+    /// `4 M₁² ε₂(0+)`, `ε₂(0+)` the fraction of test points at positive distance from the
+    /// training set: the limit of eq. (26) as `δ → 0` (1 for continuous data, so `4 M₁²`).
     pub eq26_small_delta_limit: f64,
     /// Probe settings.
     pub probes: ProbeOptions,
@@ -495,7 +502,6 @@ pub fn generalization<M: InputLayerModel + ?Sized>(
     let w1_norm = spectral_norm(&w1, m, d);
 
     // measured test error, residuals, M₁
-    progress.begin("generalization", 3);
     let f_train: Vec<f64> = (0..n)
         .map(|i| model.value_at(model.params(), train.x_row(i)))
         .collect();
@@ -546,6 +552,7 @@ pub fn generalization<M: InputLayerModel + ?Sized>(
     // covering
     let nearest = covering::nearest_distances(&test.x, &train.x, d);
     let deltas = radii(&opts.deltas, &nearest)?;
+    progress.begin("generalization", 1 + 2 * deltas.len() as u64);
     let scatter = ScatterEstimator::new(&train.x, &test.x, d);
     let mut sorted_near = nearest.clone();
     sorted_near.sort_by(f64::total_cmp);
@@ -598,12 +605,12 @@ pub fn generalization<M: InputLayerModel + ?Sized>(
                         .collect()
                 })
                 .collect();
+            progress.advance(1, "local smoothness C");
             (0..orders.len())
                 .map(|o| per_point.iter().map(|r| r[o]).fold(0.0, f64::max))
                 .collect()
         })
         .collect();
-    progress.advance(1, "local smoothness C");
 
     // eq. (27) left-hand side: the sensitivity around every training point
     let mut sensitivity: Vec<SensitivityRow> = Vec::with_capacity(deltas.len());
@@ -640,15 +647,16 @@ pub fn generalization<M: InputLayerModel + ?Sized>(
             found_by: best.1,
             point: best.2,
         });
+        progress.advance(1, "sensitivity");
     }
-    progress.advance(1, "sensitivity");
     progress.end();
 
     // the bounds
     let w1t = transpose(&w1, m, d);
     let mut findings = Vec::new();
     let mut out = Vec::with_capacity(orders.len());
-    let eq26_small_delta_limit = 4.0 * m1.value * m1.value;
+    let eq26_small_delta_limit =
+        4.0 * m1.value * m1.value * covering::uncovered_fraction(&nearest, 0.0);
     for (o, &k) in orders.iter().enumerate() {
         let norm = bracket(&w1t, d, m, 2.0 * k as f64);
         let min_x_2k = (0..n)
@@ -712,6 +720,8 @@ pub fn generalization<M: InputLayerModel + ?Sized>(
             } else {
                 0.0
             },
+            infimum_over_delta: min_row.eq26.total.min(eq26_small_delta_limit),
+            below_target_variance: min_row.eq26.total.min(eq26_small_delta_limit) < variance,
         };
         let eq27_max_ratio = rows.iter().map(|r| r.eq27.ratio).fold(0.0, f64::max);
         let verdict = premise(k);
@@ -919,12 +929,19 @@ pub fn text(r: &GeneralizationReport) -> String {
         }
         let _ = writeln!(
             s,
-            "  eq. (26): smallest bound {} at δ = {} against the measured test MSE {} (ratio {}; the δ → 0 limit is 4M₁² = {})",
+            "  eq. (26): smallest bound {} at δ = {} against the measured test MSE {} (ratio {}); the δ → 0 limit is 4M₁²ε₂(0+) = {}, so inf over δ <= {}: {} the test target variance {}",
             num(o.eq26_min.total),
             num(o.eq26_min.delta),
             num(r.measured.test_mse),
             num(o.eq26_min.test_mse_over_bound),
-            num(r.eq26_small_delta_limit)
+            num(r.eq26_small_delta_limit),
+            num(o.eq26_min.infimum_over_delta),
+            if o.eq26_min.below_target_variance {
+                "below"
+            } else {
+                "NOT below (uninformative)"
+            },
+            num(r.measured.test_target_variance)
         );
         let _ = writeln!(
             s,

@@ -1,7 +1,8 @@
 //! Theorems 6 and 7 against the measurements, as a figure on log–log axes. Left: the eq. (26)
 //! bound vs `δ` per order (solid), its smoothness term (dashed, the order's colour), the
 //! uncovered term `4M₁²ε₂(δ)` (grey, dotted), the measured test MSE (black horizontal line) and
-//! the `δ → 0` limit `4M₁²` (grey horizontal line). Right: the eq. (27) bound per order (solid)
+//! the `δ → 0` limit `4M₁²ε₂(0+)` (grey horizontal line) and the test target variance (ochre,
+//! dashed: the error of the best constant predictor). Right: the eq. (27) bound per order (solid)
 //! and the measured sensitivity `max |f(x) − f(x_i)|` (black, with markers).
 
 use super::Figure;
@@ -91,7 +92,11 @@ impl Figure for GeneralizationFigure<'_> {
                         .iter()
                         .flat_map(|row| [row.eq26.total, row.eq26.uncovered_term])
                 })
-                .chain([r.measured.test_mse, r.eq26_small_delta_limit]),
+                .chain([
+                    r.measured.test_mse,
+                    r.eq26_small_delta_limit,
+                    r.measured.test_target_variance,
+                ]),
             2.0,
         );
         let mut chart = ChartBuilder::on(&left)
@@ -159,9 +164,22 @@ impl Figure for GeneralizationFigure<'_> {
                 grey.stroke_width(1),
             ))
             .map_err(e)?
-            .label("δ → 0 limit 4M₁²")
+            .label("δ → 0 limit 4M₁²ε₂(0+)")
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 30, y)], grey.stroke_width(1))
+            });
+        let var_color = RGBColor(184, 134, 11);
+        chart
+            .draw_series(DashedLineSeries::new(
+                hline(r.measured.test_target_variance),
+                10,
+                6,
+                var_color.stroke_width(2),
+            ))
+            .map_err(e)?
+            .label("test target variance (constant predictor)")
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 30, y)], var_color.stroke_width(2))
             });
         chart
             .draw_series(LineSeries::new(
