@@ -41,9 +41,9 @@ pub fn uncovered_fraction(nearest: &[f64], delta: f64) -> f64 {
     nearest.iter().filter(|&&t| t > delta).count() as f64 / nearest.len() as f64
 }
 
-/// Largest number of (evaluation point, training point) distances the `K` estimate stores
-/// before it falls back from all pairwise midpoints to nearest-neighbour midpoints.
-pub const MAX_SCATTER_DISTANCES: usize = 50_000_000;
+/// Largest number of (evaluation point, training point) distances the midpoints may cost
+/// before the `K` estimate falls back from all pairwise midpoints to nearest-neighbour midpoints.
+pub const MAX_MIDPOINT_DISTANCES: usize = 50_000_000;
 
 /// Which points the `K` estimate evaluates `κ` at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -52,7 +52,7 @@ pub enum MidpointSet {
     /// The midpoints of all `n(n − 1)/2` pairs of training points.
     AllPairs,
     /// The midpoint of each training point and its nearest other training point (used when all
-    /// pairs would exceed [`MAX_SCATTER_DISTANCES`]).
+    /// pairs would cost more than [`MAX_MIDPOINT_DISTANCES`] distances).
     NearestNeighbour,
 }
 
@@ -60,10 +60,15 @@ pub enum MidpointSet {
 /// evaluated at the training points, the test points and midpoints of training points, and its
 /// maximum taken. A **lower** estimate of `sup_x κ(x)` (the sup runs over all of `R^d`); it is
 /// always in `[1, n]` (each training point lies in its own ball).
+///
+/// Memory: the evaluation points only; the distances are computed per point (in parallel) when
+/// estimating, all radii in one pass.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScatterEstimator {
-    /// For every evaluation point, its distances to all training points, ascending.
-    sorted: Vec<Vec<f64>>,
+    train: Vec<f64>,
+    /// Training points, test points, then midpoints, `evaluation_points × d` row-major.
+    points: Vec<f64>,
+    d: usize,
     /// The midpoints used.
     pub midpoints: MidpointSet,
     /// Number of evaluation points.
@@ -74,21 +79,17 @@ impl ScatterEstimator {
     /// Prepares the estimate for training points `train` (`n × d`) and test points `test`.
     pub fn new(train: &[f64], test: &[f64], d: usize) -> Self {
         let n = train.len() / d;
-        let rows = |s: &[f64]| s.chunks_exact(d).map(<[f64]>::to_vec).collect::<Vec<_>>();
-        let tr = rows(train);
-        let mut points = tr.clone();
-        points.extend(rows(test));
+        let row = |i: usize| &train[i * d..(i + 1) * d];
+        let mut points = train.to_vec();
+        points.extend_from_slice(test);
+        let push_mid = |points: &mut Vec<f64>, a: usize, b: usize| {
+            points.extend(row(a).iter().zip(row(b)).map(|(u, v)| 0.5 * (u + v)));
+        };
         let pairs = n * n.saturating_sub(1) / 2;
-        let midpoints = if pairs.saturating_mul(n) <= MAX_SCATTER_DISTANCES {
+        let midpoints = if pairs.saturating_mul(n) <= MAX_MIDPOINT_DISTANCES {
             for a in 0..n {
                 for b in a + 1..n {
-                    points.push(
-                        tr[a]
-                            .iter()
-                            .zip(&tr[b])
-                            .map(|(u, v)| 0.5 * (u + v))
-                            .collect(),
-                    );
+                    push_mid(&mut points, a, b);
                 }
             }
             MidpointSet::AllPairs
@@ -96,42 +97,46 @@ impl ScatterEstimator {
             for a in 0..n {
                 let nearest = (0..n)
                     .filter(|&b| b != a)
-                    .min_by(|&b, &c| distance(&tr[a], &tr[b]).total_cmp(&distance(&tr[a], &tr[c])));
-                if let Some(b) = nearest {
-                    points.push(
-                        tr[a]
-                            .iter()
-                            .zip(&tr[b])
-                            .map(|(u, v)| 0.5 * (u + v))
-                            .collect(),
-                    );
+                    .map(|b| (b, distance(row(a), row(b))))
+                    .min_by(|x, y| x.1.total_cmp(&y.1));
+                if let Some((b, _)) = nearest {
+                    push_mid(&mut points, a, b);
                 }
             }
             MidpointSet::NearestNeighbour
         };
-        use rayon::prelude::*;
-        let sorted: Vec<Vec<f64>> = points
-            .par_iter()
-            .map(|p| {
-                let mut ds: Vec<f64> = tr.iter().map(|t| distance(p, t)).collect();
-                ds.sort_by(f64::total_cmp);
-                ds
-            })
-            .collect();
         ScatterEstimator {
-            evaluation_points: sorted.len(),
-            sorted,
+            train: train.to_vec(),
+            evaluation_points: points.len() / d,
+            points,
+            d,
             midpoints,
         }
     }
 
+    /// `max κ` over the evaluation points at each radius of `deltas` (in that order).
+    pub fn estimate_many(&self, deltas: &[f64]) -> Vec<usize> {
+        use rayon::prelude::*;
+        let d = self.d;
+        self.points
+            .par_chunks_exact(d)
+            .map(|p| {
+                let mut ds: Vec<f64> = self.train.chunks_exact(d).map(|t| distance(p, t)).collect();
+                ds.sort_by(f64::total_cmp);
+                deltas
+                    .iter()
+                    .map(|&delta| ds.partition_point(|&t| t <= delta))
+                    .collect::<Vec<usize>>()
+            })
+            .reduce(
+                || vec![0; deltas.len()],
+                |a, b| a.iter().zip(&b).map(|(x, y)| *x.max(y)).collect(),
+            )
+    }
+
     /// `max κ` over the evaluation points at radius `delta`.
     pub fn estimate(&self, delta: f64) -> usize {
-        self.sorted
-            .iter()
-            .map(|ds| ds.partition_point(|&t| t <= delta))
-            .max()
-            .unwrap_or(0)
+        self.estimate_many(&[delta])[0]
     }
 }
 
@@ -203,6 +208,49 @@ mod tests {
         assert_eq!(k.estimate(1.0), 2);
         assert_eq!(k.estimate(1.5), 3);
         assert_eq!(k.estimate(100.0), 3);
+    }
+
+    #[test]
+    fn large_sets_use_nearest_neighbour_midpoints() {
+        // n = 500: all pairs would cost n·n(n−1)/2 > MAX_MIDPOINT_DISTANCES distances
+        let n = 500;
+        let mut g = crate::random::SplitMix64::new(5);
+        let train: Vec<f64> = (0..2 * n).map(|_| g.uniform()).collect();
+        let test: Vec<f64> = (0..20).map(|_| g.uniform()).collect();
+        let k = ScatterEstimator::new(&train, &test, 2);
+        assert_eq!(k.midpoints, MidpointSet::NearestNeighbour);
+        assert_eq!(k.evaluation_points, n + 10 + n);
+        // brute force over the same points: every training point, every test point, and the
+        // midpoint of each training point with its nearest other training point
+        let row = |s: &[f64], i: usize| [s[2 * i], s[2 * i + 1]];
+        let mut pts: Vec<[f64; 2]> = (0..n).map(|i| row(&train, i)).collect();
+        pts.extend((0..10).map(|j| row(&test, j)));
+        for a in 0..n {
+            let b = (0..n)
+                .filter(|&b| b != a)
+                .min_by(|&b, &c| {
+                    distance(&row(&train, a), &row(&train, b))
+                        .total_cmp(&distance(&row(&train, a), &row(&train, c)))
+                })
+                .unwrap();
+            let (p, q) = (row(&train, a), row(&train, b));
+            pts.push([(p[0] + q[0]) / 2.0, (p[1] + q[1]) / 2.0]);
+        }
+        let deltas = [0.01, 0.05, 0.1];
+        let got = k.estimate_many(&deltas);
+        for (t, &delta) in deltas.iter().enumerate() {
+            let want = pts
+                .iter()
+                .map(|p| {
+                    (0..n)
+                        .filter(|&i| distance(p, &row(&train, i)) <= delta)
+                        .count()
+                })
+                .max()
+                .unwrap();
+            assert_eq!(got[t], want);
+            assert!((1..=n).contains(&want));
+        }
     }
 
     #[test]

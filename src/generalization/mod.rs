@@ -566,12 +566,14 @@ pub fn generalization<M: InputLayerModel + ?Sized>(
             0.5 * (sorted_near[h - 1] + sorted_near[h])
         }
     };
+    let k_estimates = scatter.estimate_many(&deltas);
     let cover_rows: Vec<CoverRow> = deltas
         .iter()
-        .map(|&delta| CoverRow {
+        .zip(&k_estimates)
+        .map(|(&delta, &k_estimate)| CoverRow {
             delta,
             eps2: covering::uncovered_fraction(&nearest, delta),
-            k_estimate: scatter.estimate(delta),
+            k_estimate,
             delta_approx: delta * w1_norm / min_x_2,
         })
         .collect();
