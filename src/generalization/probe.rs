@@ -170,9 +170,11 @@ pub fn probe_parameter_gradient<M: InputLayerModel + ?Sized>(
     let mut gm = vec![0.0; w];
     for (oi, &k) in orders.iter().enumerate() {
         wp.copy_from_slice(w0);
-        for _ in 0..opts.ascent_steps {
+        if opts.ascent_steps > 0 {
             model.gradients_at(&wp, x, &mut g, &mut xg);
-            // ∇φ for φ = ‖g‖_{2k}^{2k}/(2k): sign(g)|g|^{2k−1}, normalised
+        }
+        for _ in 0..opts.ascent_steps {
+            // g = ∇_W f(x, wp) here; ∇φ for φ = ‖g‖_{2k}^{2k}/(2k): sign(g)|g|^{2k−1}, normalised
             let p = 2 * k as i32 - 1;
             let mut u: Vec<f64> = g.iter().map(|v| v.signum() * v.abs().powi(p)).collect();
             let un = norm2(&u);
