@@ -118,6 +118,10 @@ fn generalization_on_a_torus_export() {
         (vec!["--grid", "0"], vec!["--grid"]),
         (vec!["--deltas", "0.1,-2"], vec!["--deltas", "-2"]),
         (vec!["--deltas", "0.1,abc"], vec!["--deltas", "abc"]),
+        (
+            vec!["--deltas", "1e200"],
+            vec!["--deltas", "1e200", "overflow"],
+        ),
         (vec!["--lr", "-1"], vec!["--lr"]),
         (vec!["--batch", "13"], vec!["--batch", "13"]),
         (vec!["--batch", "0"], vec!["--batch"]),

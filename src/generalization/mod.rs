@@ -710,6 +710,16 @@ pub fn generalization<M: InputLayerModel + ?Sized>(
                 }
             })
             .collect();
+        if let Some(r) = rows
+            .iter()
+            .find(|r| !(r.eq26.total.is_finite() && r.eq27.bound.is_finite()))
+        {
+            return Err(Error::parameter(
+                "--deltas",
+                format!("{:e}", r.delta),
+                format!("the bounds of order {k} overflow at this radius; give smaller radii"),
+            ));
+        }
         let min_row = rows
             .iter()
             .min_by(|a, b| a.eq26.total.total_cmp(&b.eq26.total))
