@@ -8,12 +8,40 @@
 //! |---|---|---|
 //! | `circle` | `x = Q (cos θ, sin θ)`, `Q` a random `d × 2` orthonormal frame (a random rotation of the unit circle into `R^d`, `d >= 2`); `θ` on a jittered grid `2π(i + u_i/2)/n`, `u_i ~ U(0,1)` | `sin θ + ½ cos 2θ` |
 //! | `torus` | `x = Q (cos a, sin a, cos b, sin b)/√2`, `Q` a random `d × 4` frame (`d >= 4`): the flat 2-torus; `(a, b)` i.i.d. uniform | `sin(a + b) + ½ cos(a − 2b)` |
+//! | `thick-torus` | the torus points plus an offset drawn uniformly from the `d`-ball of radius [`THICK_TORUS_RADIUS`] (full-dimensional: a solid neighbourhood of the torus) | the torus target extended to `R^d` as the polynomial `F(Qᵀx)` below |
 //! | `gaussian` | `x ~ N(0, I_d / d)` (no manifold structure) | `sin(3 u·x)`, `u ~ N(0, I_d)` |
 //! | `iris` | Fisher's Iris (fixture `fixtures/iris.csv`, CC BY 4.0): sepal length, sepal width, petal length, each standardised over all 150 rows (`d = 3`) | petal width in cm minus its mean |
 //!
 //! Iris subsets: `n` rows at positions `⌊j·150/n⌋`, `j = 0..n`, moving on to the next row whose
 //! inputs differ from every row already taken (the data repeat some measurements, which no
 //! function can interpolate with different targets).
+//!
+//! # The distribution, held-out test sets and the target in `R^d` ([`Distribution`])
+//!
+//! Section 5 of the paper needs test points from the same distribution `μ` and bounds on the
+//! target `f*` and its gradient. [`Distribution::new`] redraws, from the data set's seed, exactly
+//! the random frame `Q` (resp. direction `u`) that [`generate`] used, so:
+//!
+//! - [`Distribution::test_set`] draws held-out points **i.i.d.** from `μ` on an independent
+//!   random stream ([`TEST_STREAM`]): circle `θ ~ U[0, 2π)` (the training angles are a jittered
+//!   grid, i.e. a stratified sample of the same uniform law), torus `(a, b) ~ U[0, 2π)²`,
+//!   thick torus the same plus the ball offset, gaussian `N(0, I_d/d)`; for `iris` the test set
+//!   is every row of the 150 not used for training (its inputs may repeat training inputs: the
+//!   measurements repeat).
+//! - [`Distribution::target`] and [`Distribution::target_gradient`] evaluate `f*(x) = F(Qᵀx)`
+//!   anywhere in `R^d`, with `F` the polynomial that equals the target on the manifold:
+//!   circle `F(q) = q_2 + ½(q_1² − q_2²)` (`sin θ = q_2`, `cos 2θ = q_1² − q_2²`); torus
+//!   `F(q) = 2(q_2 q_3 + q_1 q_4) + √2 (q_1(q_3² − q_4²) + 2 q_2 q_3 q_4)`
+//!   (`cos a = √2 q_1`, `sin a = √2 q_2`, `cos b = √2 q_3`, `sin b = √2 q_4`); gaussian
+//!   `sin(3 u·x)`.
+//! - [`Distribution::gradient_bound`] is Theorem 6's `M₂ = sup ‖∇f*‖_2` over the convex hull of
+//!   the support (where the segments between a test point and its nearest training point lie):
+//!   circle `∇F = (q_1, 1 − q_2)`, `sup_{‖q‖<=1} = 2` (exact, at `q = (0, −1)`); torus
+//!   `‖∇F‖ <= 2‖q‖ + √(8/3)‖q‖²` (the quadratic and cubic parts separately:
+//!   `‖∇(cubic)‖² = 2(|s|⁴ + 4|z|²|s|²)` with `|z|² = q_1² + q_2²`, `|s|² = q_3² + q_4²`, at most
+//!   `8R⁴/3` for `‖q‖ <= R`), so `2 + √(8/3)` on the hull (`‖q‖ <= 1`) — an upper bound, not
+//!   attained; thick torus the same with `R = 1 + THICK_TORUS_RADIUS`; gaussian `3‖u‖_2` (exact);
+//!   iris `None` (no target function is known; repeated inputs even have different targets).
 
 use crate::error::{Error, Result};
 use crate::random::SplitMix64;
@@ -39,6 +67,9 @@ pub enum DatasetKind {
     Circle,
     /// The flat 2-torus rotated into `R^d` (a 2-D manifold).
     Torus,
+    /// The torus plus a uniform offset in the `d`-ball of radius [`THICK_TORUS_RADIUS`]:
+    /// full-dimensional data with the torus target (extended to `R^d`).
+    ThickTorus,
     /// Gaussian inputs, full-dimensional.
     Gaussian,
     /// Fisher's Iris (real data, `d = 3`).
@@ -47,9 +78,10 @@ pub enum DatasetKind {
 
 impl DatasetKind {
     /// Every kind.
-    pub const ALL: [DatasetKind; 4] = [
+    pub const ALL: [DatasetKind; 5] = [
         DatasetKind::Circle,
         DatasetKind::Torus,
+        DatasetKind::ThickTorus,
         DatasetKind::Gaussian,
         DatasetKind::Iris,
     ];
@@ -59,6 +91,7 @@ impl DatasetKind {
         match self {
             DatasetKind::Circle => "circle",
             DatasetKind::Torus => "torus",
+            DatasetKind::ThickTorus => "thick-torus",
             DatasetKind::Gaussian => "gaussian",
             DatasetKind::Iris => "iris",
         }
@@ -78,7 +111,7 @@ impl FromStr for DatasetKind {
             .into_iter()
             .find(|k| k.name() == s)
             .ok_or_else(|| {
-                format!("unknown data set '{s}' (expected circle, torus, gaussian or iris)")
+                format!("unknown data set '{s}' (expected circle, torus, thick-torus, gaussian or iris)")
             })
     }
 }
@@ -151,111 +184,360 @@ impl Dataset {
 /// Largest `n` for synthetic sets (keeps the analyzer's problems meaningful and memory small).
 pub const MAX_POINTS: usize = 1_000_000;
 
+/// The random stream of a data set's own draws (frame, direction, training points).
+pub const DATA_STREAM: u64 = 0x4441_5441;
+
+/// The random stream of held-out test points ([`Distribution::test_set`]), independent of
+/// [`DATA_STREAM`].
+pub const TEST_STREAM: u64 = 0x5445_5354;
+
+/// Radius of the ball from which the `thick-torus` offsets are drawn (uniformly).
+pub const THICK_TORUS_RADIUS: f64 = 0.5;
+
 /// Makes the data set described by `spec`.
 pub fn generate(spec: &DatasetSpec) -> Result<Dataset> {
-    if spec.n == 0 || spec.n > MAX_POINTS {
+    check_points("--n", spec.n, spec)?;
+    if spec.kind == DatasetKind::Iris {
+        return iris(spec.n);
+    }
+    let (dist, mut rng) = Distribution::draw(spec)?;
+    let (n, d) = (spec.n, spec.dim);
+    let mut x = vec![0.0; n * d];
+    let mut y = vec![0.0; n];
+    for i in 0..n {
+        // the circle's training angles are a jittered grid (a stratified uniform sample)
+        let grid = (spec.kind == DatasetKind::Circle).then_some((i, n));
+        y[i] = dist.sample(&mut rng, grid, &mut x[i * d..(i + 1) * d]);
+    }
+    Dataset::new(
+        format!(
+            "{} in R^{d} (n = {n}, seed {})",
+            spec.kind.name(),
+            spec.seed
+        ),
+        n,
+        d,
+        x,
+        y,
+    )
+}
+
+/// Checks `1 <= count <= MAX_POINTS` and that `count × d` values fit the memory budget.
+fn check_points(flag: &'static str, count: usize, spec: &DatasetSpec) -> Result<()> {
+    if count == 0 || count > MAX_POINTS {
         return Err(Error::parameter(
-            "--n",
-            spec.n,
+            flag,
+            count,
             format!("the number of points must be in 1..={MAX_POINTS}"),
         ));
     }
-    let mut rng = SplitMix64::derive(spec.seed, 0x4441_5441);
-    let (n, d) = (spec.n, spec.dim);
-    let values = (n as u128) * (d as u128);
+    let values = (count as u128) * (spec.dim as u128);
     let budget = crate::memory::default_budget_bytes();
     if spec.kind != DatasetKind::Iris && values * 8 > budget {
         return Err(Error::too_large(
-            format!("the {} data set ({n} × {d} inputs)", spec.kind.name()),
+            format!(
+                "the {} data set ({count} × {} inputs)",
+                spec.kind.name(),
+                spec.dim
+            ),
             values * 8,
             budget,
-            "lower --n or --dim",
+            &format!("lower {flag} or --dim"),
         ));
     }
-    let need_dim = |min: usize| -> Result<()> {
-        if d < min || d > 100_000 {
-            return Err(Error::parameter(
-                "--dim",
-                d,
-                format!(
-                    "the {} data set needs {min} <= d <= 100000",
-                    spec.kind.name()
-                ),
-            ));
+    Ok(())
+}
+
+/// The data distribution `μ` and target `f*` of a built-in data set (see the module docs):
+/// the frame `Q` (`d × c` row-major, orthonormal columns) or the direction `u`, redrawn from
+/// the seed exactly as [`generate`] draws them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Distribution {
+    spec: DatasetSpec,
+    /// `Q`, `d × c` row-major (`c` = 2 circle, 4 torus), or `u` (gaussian), or empty (iris).
+    frame: Vec<f64>,
+}
+
+/// Theorem 6's `M₂` for a data set's target, with how it was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct GradientBound {
+    /// The bound on `‖∇f*‖_2` over the convex hull of the support.
+    pub value: f64,
+    /// Whether the supremum is attained (`true`) or `value` is only an upper bound.
+    pub exact: bool,
+    /// The formula, for reports.
+    pub formula: &'static str,
+}
+
+impl Distribution {
+    /// The distribution of `spec`'s data set (`spec.n` matters only for `iris`, whose test set
+    /// is the rows not used for training).
+    pub fn new(spec: &DatasetSpec) -> Result<Self> {
+        if spec.kind == DatasetKind::Iris {
+            iris_split(spec.n)?;
+            return Ok(Distribution {
+                spec: *spec,
+                frame: Vec::new(),
+            });
         }
-        Ok(())
-    };
-    match spec.kind {
-        DatasetKind::Circle => {
-            need_dim(2)?;
-            let q = random_frame(d, 2, &mut rng);
-            let mut x = vec![0.0; n * d];
-            let mut y = vec![0.0; n];
-            for i in 0..n {
-                let t = TAU * (i as f64 + 0.5 * rng.uniform()) / n as f64;
-                embed(&q, d, &[t.cos(), t.sin()], &mut x[i * d..(i + 1) * d]);
-                y[i] = t.sin() + 0.5 * (2.0 * t).cos();
+        Ok(Distribution::draw(spec)?.0)
+    }
+
+    /// The frame (or direction) and the data stream positioned after it.
+    fn draw(spec: &DatasetSpec) -> Result<(Self, SplitMix64)> {
+        let d = spec.dim;
+        let need_dim = |min: usize| -> Result<()> {
+            if d < min || d > 100_000 {
+                return Err(Error::parameter(
+                    "--dim",
+                    d,
+                    format!(
+                        "the {} data set needs {min} <= d <= 100000",
+                        spec.kind.name()
+                    ),
+                ));
             }
-            Dataset::new(
-                format!("circle in R^{d} (n = {n}, seed {})", spec.seed),
-                n,
-                d,
-                x,
-                y,
-            )
-        }
-        DatasetKind::Torus => {
-            need_dim(4)?;
-            let q = random_frame(d, 4, &mut rng);
-            let mut x = vec![0.0; n * d];
-            let mut y = vec![0.0; n];
-            let s = std::f64::consts::FRAC_1_SQRT_2;
-            for i in 0..n {
+            Ok(())
+        };
+        let mut rng = SplitMix64::derive(spec.seed, DATA_STREAM);
+        let frame = match spec.kind {
+            DatasetKind::Circle => {
+                need_dim(2)?;
+                random_frame(d, 2, &mut rng)
+            }
+            DatasetKind::Torus | DatasetKind::ThickTorus => {
+                need_dim(4)?;
+                random_frame(d, 4, &mut rng)
+            }
+            DatasetKind::Gaussian => {
+                need_dim(1)?;
+                (0..d).map(|_| rng.normal()).collect()
+            }
+            DatasetKind::Iris => Vec::new(),
+        };
+        Ok((Distribution { spec: *spec, frame }, rng))
+    }
+
+    /// The specification it was made from.
+    pub fn spec(&self) -> &DatasetSpec {
+        &self.spec
+    }
+
+    /// Draws one point into `x` (length `d`) and returns its target. `grid = Some((i, n))`
+    /// draws the circle's angle from cell `i` of `n` (training), else uniformly.
+    fn sample(&self, rng: &mut SplitMix64, grid: Option<(usize, usize)>, x: &mut [f64]) -> f64 {
+        let d = self.spec.dim;
+        match self.spec.kind {
+            DatasetKind::Circle => {
+                let t = match grid {
+                    Some((i, n)) => TAU * (i as f64 + 0.5 * rng.uniform()) / n as f64,
+                    None => TAU * rng.uniform(),
+                };
+                embed(&self.frame, d, &[t.cos(), t.sin()], x);
+                t.sin() + 0.5 * (2.0 * t).cos()
+            }
+            DatasetKind::Torus | DatasetKind::ThickTorus => {
                 let a = TAU * rng.uniform();
                 let b = TAU * rng.uniform();
+                let s = std::f64::consts::FRAC_1_SQRT_2;
                 let p = [s * a.cos(), s * a.sin(), s * b.cos(), s * b.sin()];
-                embed(&q, d, &p, &mut x[i * d..(i + 1) * d]);
-                y[i] = (a + b).sin() + 0.5 * (a - 2.0 * b).cos();
+                embed(&self.frame, d, &p, x);
+                if self.spec.kind == DatasetKind::Torus {
+                    return (a + b).sin() + 0.5 * (a - 2.0 * b).cos();
+                }
+                // uniform in the d-ball: Gaussian direction, radius R·U^{1/d}
+                let g: Vec<f64> = (0..d).map(|_| rng.normal()).collect();
+                let norm = g
+                    .iter()
+                    .map(|v| v * v)
+                    .sum::<f64>()
+                    .sqrt()
+                    .max(f64::MIN_POSITIVE);
+                let r = THICK_TORUS_RADIUS * rng.uniform().powf(1.0 / d as f64);
+                for (xi, gi) in x.iter_mut().zip(&g) {
+                    *xi += r * gi / norm;
+                }
+                self.target(x).unwrap_or(0.0)
             }
-            Dataset::new(
-                format!("torus in R^{d} (n = {n}, seed {})", spec.seed),
-                n,
-                d,
+            DatasetKind::Gaussian => {
+                let sd = 1.0 / (d as f64).sqrt();
+                for xi in x.iter_mut() {
+                    *xi = sd * rng.normal();
+                }
+                self.target(x).unwrap_or(0.0)
+            }
+            // invariant: iris never samples (its test set is the held-out rows)
+            DatasetKind::Iris => 0.0,
+        }
+    }
+
+    /// A held-out test set of `count` points drawn i.i.d. from `μ` on the stream
+    /// [`TEST_STREAM`] (independent of the training draws); for `iris`, every row not used for
+    /// training (`count` is then ignored).
+    pub fn test_set(&self, count: usize) -> Result<Dataset> {
+        let spec = &self.spec;
+        if spec.kind == DatasetKind::Iris {
+            let (_, held_out) = iris_split(spec.n)?;
+            let rows = iris_standardised()?;
+            let mut x = Vec::with_capacity(3 * held_out.len());
+            let mut y = Vec::with_capacity(held_out.len());
+            for &i in &held_out {
+                x.extend_from_slice(&rows[i][..3]);
+                y.push(rows[i][3]);
+            }
+            return Dataset::new(
+                format!(
+                    "iris held-out rows ({} of {IRIS_ROWS}, not in the n = {} training subset)",
+                    held_out.len(),
+                    spec.n
+                ),
+                held_out.len(),
+                3,
                 x,
                 y,
-            )
+            );
         }
-        DatasetKind::Gaussian => {
-            need_dim(1)?;
-            let u: Vec<f64> = (0..d).map(|_| rng.normal()).collect();
-            let sd = 1.0 / (d as f64).sqrt();
-            let x: Vec<f64> = (0..n * d).map(|_| sd * rng.normal()).collect();
-            let y = (0..n)
-                .map(|i| {
-                    let ux: f64 = u
-                        .iter()
-                        .zip(&x[i * d..(i + 1) * d])
-                        .map(|(a, b)| a * b)
-                        .sum();
-                    (3.0 * ux).sin()
-                })
-                .collect();
-            Dataset::new(
-                format!("gaussian in R^{d} (n = {n}, seed {})", spec.seed),
-                n,
-                d,
-                x,
-                y,
-            )
+        check_points("--test-n", count, spec)?;
+        let d = spec.dim;
+        let mut rng = SplitMix64::derive(spec.seed, TEST_STREAM);
+        let mut x = vec![0.0; count * d];
+        let mut y = vec![0.0; count];
+        for i in 0..count {
+            y[i] = self.sample(&mut rng, None, &mut x[i * d..(i + 1) * d]);
         }
-        DatasetKind::Iris => iris(n),
+        Dataset::new(
+            format!(
+                "{} in R^{d}: {count} test points (seed {}, test stream)",
+                spec.kind.name(),
+                spec.seed
+            ),
+            count,
+            d,
+            x,
+            y,
+        )
+    }
+
+    /// `q = Qᵀx` (length `c`).
+    fn project(&self, x: &[f64], c: usize) -> Vec<f64> {
+        let d = self.spec.dim;
+        (0..c)
+            .map(|j| (0..d).map(|i| self.frame[i * c + j] * x[i]).sum())
+            .collect()
+    }
+
+    /// `f*(x)` for any `x ∈ R^d` (the polynomial extension `F(Qᵀx)` for the manifolds, see
+    /// the module docs); `None` for `iris` or a wrong length.
+    pub fn target(&self, x: &[f64]) -> Option<f64> {
+        if x.len() != self.spec.dim {
+            return None;
+        }
+        match self.spec.kind {
+            DatasetKind::Circle => {
+                let q = self.project(x, 2);
+                Some(q[1] + 0.5 * (q[0] * q[0] - q[1] * q[1]))
+            }
+            DatasetKind::Torus | DatasetKind::ThickTorus => {
+                let q = self.project(x, 4);
+                Some(
+                    2.0 * (q[1] * q[2] + q[0] * q[3])
+                        + std::f64::consts::SQRT_2
+                            * (q[0] * (q[2] * q[2] - q[3] * q[3]) + 2.0 * q[1] * q[2] * q[3]),
+                )
+            }
+            DatasetKind::Gaussian => {
+                let ux: f64 = self.frame.iter().zip(x).map(|(a, b)| a * b).sum();
+                Some((3.0 * ux).sin())
+            }
+            DatasetKind::Iris => None,
+        }
+    }
+
+    /// `∇f*(x)` into `out` (length `d`); `false` (and `out` untouched) for `iris` or wrong
+    /// lengths.
+    pub fn target_gradient(&self, x: &[f64], out: &mut [f64]) -> bool {
+        let d = self.spec.dim;
+        if x.len() != d || out.len() != d {
+            return false;
+        }
+        let g: Vec<f64> = match self.spec.kind {
+            DatasetKind::Circle => {
+                let q = self.project(x, 2);
+                vec![q[0], 1.0 - q[1]]
+            }
+            DatasetKind::Torus | DatasetKind::ThickTorus => {
+                let q = self.project(x, 4);
+                let r2 = std::f64::consts::SQRT_2;
+                vec![
+                    2.0 * q[3] + r2 * (q[2] * q[2] - q[3] * q[3]),
+                    2.0 * q[2] + 2.0 * r2 * q[2] * q[3],
+                    2.0 * q[1] + 2.0 * r2 * (q[0] * q[2] + q[1] * q[3]),
+                    2.0 * q[0] + 2.0 * r2 * (q[1] * q[2] - q[0] * q[3]),
+                ]
+            }
+            DatasetKind::Gaussian => {
+                let ux: f64 = self.frame.iter().zip(x).map(|(a, b)| a * b).sum();
+                let c = 3.0 * (3.0 * ux).cos();
+                for (o, u) in out.iter_mut().zip(&self.frame) {
+                    *o = c * u;
+                }
+                return true;
+            }
+            DatasetKind::Iris => return false,
+        };
+        // ∇_x F(Qᵀx) = Q ∇F(q)
+        let c = g.len();
+        for i in 0..d {
+            out[i] = (0..c).map(|j| self.frame[i * c + j] * g[j]).sum();
+        }
+        true
+    }
+
+    /// Theorem 6's `M₂` (see the module docs); `None` for `iris`.
+    pub fn gradient_bound(&self) -> Option<GradientBound> {
+        let torus = |r: f64| 2.0 * r + (8.0f64 / 3.0).sqrt() * r * r;
+        match self.spec.kind {
+            DatasetKind::Circle => Some(GradientBound {
+                value: 2.0,
+                exact: true,
+                formula: "sup over the unit disk of ‖(q_1, 1 − q_2)‖ = 2, at q = (0, −1)",
+            }),
+            DatasetKind::Torus => Some(GradientBound {
+                value: torus(1.0),
+                exact: false,
+                formula: "2R + √(8/3)R² with R = 1 (‖Qᵀx‖ <= 1 on the hull of the torus)",
+            }),
+            DatasetKind::ThickTorus => Some(GradientBound {
+                value: torus(1.0 + THICK_TORUS_RADIUS),
+                exact: false,
+                formula: "2R + √(8/3)R² with R = 1 + 1/2 (torus plus the offset ball)",
+            }),
+            DatasetKind::Gaussian => Some(GradientBound {
+                value: 3.0 * self.frame.iter().map(|v| v * v).sum::<f64>().sqrt(),
+                exact: true,
+                formula: "3‖u‖_2, attained where cos(3u·x) = ±1",
+            }),
+            DatasetKind::Iris => None,
+        }
     }
 }
 
 /// The Iris regression subset of `n` rows (see the module docs).
 pub fn iris(n: usize) -> Result<Dataset> {
+    let (taken, _) = iris_split(n)?;
+    let rows = iris_standardised()?;
+    let mut x = Vec::with_capacity(3 * n);
+    let mut y = Vec::with_capacity(n);
+    for &i in &taken {
+        x.extend_from_slice(&rows[i][..3]);
+        y.push(rows[i][3]);
+    }
+    Dataset::new(format!("iris (n = {n} of {IRIS_ROWS})"), n, 3, x, y)
+}
+
+/// The 150 rows with the three inputs standardised over all rows and the target centred.
+fn iris_standardised() -> Result<Vec<[f64; 4]>> {
     let rows = iris_rows()?;
-    // standardise the three inputs over all rows; centre the target
     let mut mean = [0.0; 4];
     for r in &rows {
         for c in 0..4 {
@@ -269,6 +551,23 @@ pub fn iris(n: usize) -> Result<Dataset> {
         }
     }
     let sd = sd.map(f64::sqrt);
+    Ok(rows
+        .iter()
+        .map(|r| {
+            [
+                (r[0] - mean[0]) / sd[0],
+                (r[1] - mean[1]) / sd[1],
+                (r[2] - mean[2]) / sd[2],
+                r[3] - mean[3],
+            ]
+        })
+        .collect())
+}
+
+/// The row indices of the `n`-row training subset (in selection order) and of the held-out
+/// rows (ascending).
+pub fn iris_split(n: usize) -> Result<(Vec<usize>, Vec<usize>)> {
+    let rows = iris_rows()?;
     let distinct = {
         let mut seen: Vec<[f64; 3]> = Vec::new();
         for r in &rows {
@@ -301,15 +600,8 @@ pub fn iris(n: usize) -> Result<Dataset> {
         }
         taken.push(i);
     }
-    let mut x = Vec::with_capacity(3 * n);
-    let mut y = Vec::with_capacity(n);
-    for &i in &taken {
-        for c in 0..3 {
-            x.push((rows[i][c] - mean[c]) / sd[c]);
-        }
-        y.push(rows[i][3] - mean[3]);
-    }
-    Dataset::new(format!("iris (n = {n} of {IRIS_ROWS})"), n, 3, x, y)
+    let held_out = (0..rows.len()).filter(|i| !taken.contains(i)).collect();
+    Ok((taken, held_out))
 }
 
 /// The fixture's 150 rows `[sepal length, sepal width, petal length, petal width]`.
@@ -450,10 +742,183 @@ mod tests {
         assert!(iris(150).is_err()); // duplicates exist, so fewer than 150 distinct inputs
     }
 
+    /// Central differences of `f*` against [`Distribution::target_gradient`].
+    fn check_gradient(dist: &Distribution, x: &[f64]) {
+        let d = x.len();
+        let mut g = vec![0.0; d];
+        assert!(dist.target_gradient(x, &mut g));
+        let h = 1e-6;
+        for j in 0..d {
+            let mut p = x.to_vec();
+            let mut m = x.to_vec();
+            p[j] += h;
+            m[j] -= h;
+            let fd = (dist.target(&p).unwrap() - dist.target(&m).unwrap()) / (2.0 * h);
+            assert!((fd - g[j]).abs() < 1e-7, "coordinate {j}: {fd} vs {}", g[j]);
+        }
+    }
+
+    #[test]
+    fn distribution_reproduces_the_training_set_and_the_target() {
+        for kind in [
+            DatasetKind::Circle,
+            DatasetKind::Torus,
+            DatasetKind::ThickTorus,
+            DatasetKind::Gaussian,
+        ] {
+            let sp = spec(kind, 25, 7);
+            let train = generate(&sp).unwrap();
+            let dist = Distribution::new(&sp).unwrap();
+            // the target in R^d (the polynomial extension for the manifolds) equals the
+            // angle formula on the training points
+            for i in 0..train.n {
+                let t = dist.target(train.x_row(i)).unwrap();
+                assert!(
+                    (t - train.y[i]).abs() < 1e-13,
+                    "{kind}: {t} vs {}",
+                    train.y[i]
+                );
+            }
+            let test = dist.test_set(40).unwrap();
+            assert_eq!((test.n, test.d), (40, 7));
+            assert_eq!(test, dist.test_set(40).unwrap());
+            for j in 0..test.n {
+                let t = dist.target(test.x_row(j)).unwrap();
+                assert!((t - test.y[j]).abs() < 1e-13);
+                assert_ne!(test.x_row(j), train.x_row(j % train.n));
+            }
+            let mut g = SplitMix64::new(9);
+            for _ in 0..5 {
+                let x: Vec<f64> = (0..7).map(|_| g.normal()).collect();
+                check_gradient(&dist, &x);
+            }
+        }
+    }
+
+    #[test]
+    fn test_points_share_the_manifold() {
+        // the torus test points lie in the training points' 4-D subspace, at norm 1
+        let sp = spec(DatasetKind::Torus, 20, 9);
+        let train = generate(&sp).unwrap();
+        let test = Distribution::new(&sp).unwrap().test_set(30).unwrap();
+        let mut all = train.x.clone();
+        all.extend_from_slice(&test.x);
+        let m = nalgebra::DMatrix::from_row_slice(50, 9, &all);
+        let mut s: Vec<f64> = m.singular_values().iter().copied().collect();
+        s.sort_by(|a, b| b.total_cmp(a));
+        assert!(s[3] > 0.1 && s[4] < 1e-12, "{s:?}");
+        for j in 0..test.n {
+            let nrm: f64 = test.x_row(j).iter().map(|v| v * v).sum();
+            assert!((nrm - 1.0).abs() < 1e-14);
+        }
+        // the thick torus is full-dimensional, within the ball radius of the torus' plane
+        let sp = spec(DatasetKind::ThickTorus, 60, 9);
+        let thick = generate(&sp).unwrap();
+        let m = nalgebra::DMatrix::from_row_slice(60, 9, &thick.x);
+        let s = m.singular_values();
+        assert!(s.iter().all(|&v| v > 0.1), "{s:?}");
+        let dist = Distribution::new(&sp).unwrap();
+        for i in 0..thick.n {
+            let x = thick.x_row(i);
+            let q = dist.project(x, 4);
+            let off: f64 =
+                x.iter().map(|v| v * v).sum::<f64>() - q.iter().map(|v| v * v).sum::<f64>();
+            assert!(off.max(0.0).sqrt() <= THICK_TORUS_RADIUS + 1e-12);
+            let qn = q.iter().map(|v| v * v).sum::<f64>().sqrt();
+            assert!(qn <= 1.0 + THICK_TORUS_RADIUS + 1e-12);
+        }
+    }
+
+    #[test]
+    fn gradient_bounds_hold_on_the_hull_and_are_attained_where_exact() {
+        let mut g = SplitMix64::new(4);
+        for (kind, radius) in [
+            (DatasetKind::Circle, 1.0),
+            (DatasetKind::Torus, 1.0),
+            (DatasetKind::ThickTorus, 1.0 + THICK_TORUS_RADIUS),
+        ] {
+            let sp = spec(kind, 5, 6);
+            let dist = Distribution::new(&sp).unwrap();
+            let bound = dist.gradient_bound().unwrap();
+            let c = if kind == DatasetKind::Circle { 2 } else { 4 };
+            let mut largest = 0.0f64;
+            for t in 0..4000 {
+                // q uniform in direction, radius up to `radius` (the hull's image under Qᵀ)
+                let dir: Vec<f64> = (0..c).map(|_| g.normal()).collect();
+                let nd = dir.iter().map(|v| v * v).sum::<f64>().sqrt();
+                let r = if t % 2 == 0 {
+                    radius
+                } else {
+                    radius * g.uniform()
+                };
+                let q: Vec<f64> = dir.iter().map(|v| r * v / nd).collect();
+                let mut x = vec![0.0; 6];
+                embed(&dist.frame, 6, &q, &mut x);
+                let mut grad = vec![0.0; 6];
+                dist.target_gradient(&x, &mut grad);
+                let gn = grad.iter().map(|v| v * v).sum::<f64>().sqrt();
+                assert!(
+                    gn <= bound.value * (1.0 + 1e-12),
+                    "{kind}: {gn} > {}",
+                    bound.value
+                );
+                largest = largest.max(gn);
+            }
+            // an upper bound, not wildly loose
+            assert!(
+                largest > 0.8 * bound.value,
+                "{kind}: {largest} vs {}",
+                bound.value
+            );
+        }
+        // circle: attained at q = (0, −1)
+        let dist = Distribution::new(&spec(DatasetKind::Circle, 5, 6)).unwrap();
+        let mut x = vec![0.0; 6];
+        embed(&dist.frame, 6, &[0.0, -1.0], &mut x);
+        let mut grad = vec![0.0; 6];
+        dist.target_gradient(&x, &mut grad);
+        let gn = grad.iter().map(|v| v * v).sum::<f64>().sqrt();
+        assert!((gn - 2.0).abs() < 1e-14);
+        // gaussian: 3‖u‖ at x = 0 (cos 0 = 1)
+        let dist = Distribution::new(&spec(DatasetKind::Gaussian, 5, 6)).unwrap();
+        dist.target_gradient(&[0.0; 6], &mut grad);
+        let gn = grad.iter().map(|v| v * v).sum::<f64>().sqrt();
+        assert!((gn - dist.gradient_bound().unwrap().value).abs() < 1e-14);
+        assert!(Distribution::new(&spec(DatasetKind::Iris, 20, 3))
+            .unwrap()
+            .gradient_bound()
+            .is_none());
+    }
+
+    #[test]
+    fn iris_test_set_is_the_held_out_rows() {
+        let (taken, held) = iris_split(30).unwrap();
+        assert_eq!(taken.len() + held.len(), IRIS_ROWS);
+        assert!(held.iter().all(|i| !taken.contains(i)));
+        let sp = spec(DatasetKind::Iris, 30, 3);
+        let train = generate(&sp).unwrap();
+        let test = Distribution::new(&sp).unwrap().test_set(5).unwrap();
+        assert_eq!(test.n, IRIS_ROWS - 30);
+        // every training row and every test row is one of the 150 standardised rows
+        let rows = iris_standardised().unwrap();
+        for (i, &r) in taken.iter().enumerate() {
+            assert_eq!(train.x_row(i), &rows[r][..3]);
+        }
+        for (j, &r) in held.iter().enumerate() {
+            assert_eq!(test.x_row(j), &rows[r][..3]);
+            assert_eq!(test.y[j], rows[r][3]);
+        }
+    }
+
     #[test]
     fn bad_specs_are_errors() {
         assert!(generate(&spec(DatasetKind::Circle, 10, 1)).is_err());
         assert!(generate(&spec(DatasetKind::Torus, 10, 3)).is_err());
         assert!(generate(&spec(DatasetKind::Gaussian, 0, 3)).is_err());
+        assert!(generate(&spec(DatasetKind::ThickTorus, 10, 3)).is_err());
+        let dist = Distribution::new(&spec(DatasetKind::Torus, 10, 5)).unwrap();
+        assert!(dist.test_set(0).is_err());
+        assert!(dist.target(&[0.0; 4]).is_none());
+        assert!(!dist.target_gradient(&[0.0; 5], &mut [0.0; 4]));
     }
 }

@@ -45,6 +45,7 @@
 //! | [`datasets`] | built-in regression data (manifolds in `R^d`, Iris) |
 //! | [`training`] | SGD of eq. (7) to an interpolation solution |
 //! | [`export`] | the export folder of a trained network (`grads.npy`, `meta.json`, …) |
+//! | [`generalization`] | Section 5: Theorem 6 (eq. 26) and Theorem 7 (eq. 27) against measured test error and sensitivity |
 //! | [`sobolev`] | Section 4: Prop. 2, Corollary 2, Theorem 3, `g_W`/`g_x` of eq. (5) |
 //! | [`simulate`] | Monte Carlo of eq. (12) vs `ρ_k`; nonlinear escape test |
 //! | [`sweep`] | Figure 1 / Table 1 in kind: `g_W` vs `g_x` over many runs, `‖W_1‖_2` |
@@ -63,6 +64,7 @@ pub mod datasets;
 pub mod diagram;
 pub mod error;
 pub mod export;
+pub mod generalization;
 pub mod gradients;
 pub mod inertia;
 pub mod io;

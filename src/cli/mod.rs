@@ -4,6 +4,7 @@ mod analyze;
 mod common;
 mod demo;
 mod diagram;
+mod generalization;
 mod simulate;
 mod sobolev;
 mod sweep;
@@ -48,6 +49,9 @@ enum Command {
     /// Figure 1 and Table 1 in kind: many networks over a range of learning rates and batch
     /// sizes; g_W vs g_x scatter plots (PNG + SVG), Pearson correlations, ‖W_1‖_2 table.
     Sweep(sweep::Args),
+    /// Section 5 on an exported network: Theorem 6 (eq. 26) term by term over a grid of δ
+    /// against the measured test error, Theorem 7 (eq. 27) against the measured sensitivity.
+    Generalization(generalization::Args),
     /// The main job on built-in data: train a small network to interpolation, analyze k = 1..4,
     /// run the Section 4 checks and the simulation, draw Figure 1 in kind, all into one folder.
     Demo(demo::Args),
@@ -65,5 +69,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Simulate(a) => simulate::run(a),
         Command::Sweep(a) => sweep::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Generalization(a) => generalization::run(a),
     }
 }

@@ -10,7 +10,8 @@ use std::process::ExitCode;
 /// Network, data and SGD settings shared by `train`, `sweep` and `demo`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct NetArgs {
-    /// Built-in data set: circle, torus (manifolds rotated into R^d), gaussian, iris (real, d = 3).
+    /// Built-in data set: circle, torus (manifolds rotated into R^d), thick-torus (the torus plus
+    /// a ball offset: full-dimensional), gaussian, iris (real, d = 3).
     #[arg(long, value_name = "NAME", default_value = "torus")]
     pub dataset: DatasetKind,
     /// Number of training points n.

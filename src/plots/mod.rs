@@ -5,6 +5,7 @@
 //! it to `.svg` or `.png` by the path's extension.
 
 pub mod diagram;
+pub mod generalization;
 pub mod scatter;
 
 use crate::error::{Error, Result};
