@@ -7,8 +7,8 @@
 mod common;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use sgdstab::moment_operator::MomentTerms;
-use sgdstab::spectrum::{symmetric_eigenvalues, EigenBackend};
+use sgdstab::engine::moment_operator::MomentTerms;
+use sgdstab::engine::spectrum::{symmetric_eigenvalues, EigenBackend};
 use sgdstab::{BatchModel, Sampling};
 use std::hint::black_box;
 use std::time::Duration;

@@ -6,16 +6,16 @@
 //! for k = 1, 2 with the default probes (16 random directions, 8 ascent steps) < 2 s.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use sgdstab::datasets::{generate, DatasetKind, DatasetSpec, Distribution};
 use sgdstab::generalization::covering::ScatterEstimator;
 use sgdstab::generalization::{generalization, GeneralizationOptions, SectionFiveInput};
-use sgdstab::network::{Activation, Architecture, Mlp};
+use sgdstab::networks::datasets::{generate, DatasetKind, DatasetSpec, Distribution};
+use sgdstab::networks::network::{Activation, Architecture, Mlp};
 use std::hint::black_box;
 
 fn setup() -> (
     Mlp,
-    sgdstab::datasets::Dataset,
-    sgdstab::datasets::Dataset,
+    sgdstab::networks::datasets::Dataset,
+    sgdstab::networks::datasets::Dataset,
     Distribution,
 ) {
     let spec = DatasetSpec {

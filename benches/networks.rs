@@ -6,12 +6,12 @@
 //! bracket of an 8 × 32 matrix < 5 ms.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use sgdstab::datasets::{generate, DatasetKind, DatasetSpec};
-use sgdstab::network::{Activation, Architecture, Mlp};
-use sgdstab::training::{train, TrainOptions};
+use sgdstab::networks::datasets::{generate, DatasetKind, DatasetSpec};
+use sgdstab::networks::network::{Activation, Architecture, Mlp};
+use sgdstab::networks::training::{train, TrainOptions};
 use std::hint::black_box;
 
-fn setup() -> (Mlp, sgdstab::datasets::Dataset) {
+fn setup() -> (Mlp, sgdstab::networks::datasets::Dataset) {
     let data = generate(&DatasetSpec {
         kind: DatasetKind::Torus,
         n: 16,
@@ -48,9 +48,16 @@ fn sgd_steps(c: &mut Criterion) {
 
 fn p_norm(c: &mut Criterion) {
     let (net, _) = setup();
-    let w1t = sgdstab::matrix_norm::transpose(net.w1(), 32, 8);
+    let w1t = sgdstab::networks::matrix_norm::transpose(net.w1(), 32, 8);
     c.bench_function("w1t_8_norm_bracket_8x32", |b| {
-        b.iter(|| black_box(sgdstab::matrix_norm::bracket(black_box(&w1t), 8, 32, 8.0)))
+        b.iter(|| {
+            black_box(sgdstab::networks::matrix_norm::bracket(
+                black_box(&w1t),
+                8,
+                32,
+                8.0,
+            ))
+        })
     });
 }
 

@@ -12,8 +12,8 @@
 //! `δ_90` (where `ε₂ = 0.1`). The slope of `log δ_50` against `log n` estimates `−1/m`, `m` the
 //! covering dimension of the support.
 
-use sgdstab::datasets::{generate, DatasetKind, DatasetSpec, Distribution};
 use sgdstab::generalization::covering::nearest_distances;
+use sgdstab::networks::datasets::{generate, DatasetKind, DatasetSpec, Distribution};
 
 fn quantile(sorted: &[f64], q: f64) -> f64 {
     let i = ((sorted.len() - 1) as f64 * q).round() as usize;

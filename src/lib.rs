@@ -9,95 +9,94 @@
 //! `C(n, B)` batches in closed form, never by enumeration or sampling — and decides Theorem 1,
 //! evaluates Prop. 1, Theorem 2 and Corollary 1.
 //!
-//! ```
-//! use sgdstab::{analyze, AnalyzeOptions, Gradients, NoProgress};
+//! One entry point, [`Problem`]: the gradients with their sampling scheme and rank tolerance,
+//! reduced once; then [`Problem::analyze`], [`Problem::thresholds`] and [`Problem::diagram`]
+//! (the README's "Library" section, whose example this is):
 //!
-//! // three samples, two parameters
-//! let a = Gradients::from_rows(&[vec![1.0, 0.5], vec![-0.5, 1.0], vec![0.25, 0.25]]).unwrap();
-//! let report = analyze(&a, &AnalyzeOptions::new(0.5, 2, vec![1, 2]), None, &NoProgress).unwrap();
-//! assert_eq!(report.orders[0].verdict.name(), "stable");
+//! ```
+//! use sgdstab::{AnalyzeOptions, Gradients, Hooks, Problem, ProblemOptions, ThresholdOptions};
+//!
+//! // four samples (rows) of a three-parameter model's output gradients a_i = ∇_W f(x_i, W*)
+//! let a = Gradients::from_rows(&[
+//!     vec![1.0, 0.5, 1.0],
+//!     vec![-0.5, 1.0, 1.0],
+//!     vec![0.25, -0.75, 1.0],
+//!     vec![0.5, 0.25, 1.0],
+//! ])?;
+//! let problem = Problem::from_gradients(&a, &ProblemOptions::default(), Hooks::none())?;
+//!
+//! // Theorem 1 at η = 0.2, B = 2 for k = 1, 2 (the defaults), with Prop. 1, Theorem 2, Corollary 1
+//! let report = problem.analyze(0.2, 2, &AnalyzeOptions::default(), Hooks::none())?;
+//! for o in &report.orders {
+//!     println!("k = {}: ρ = {:.6} ± {:.1e}, {}", o.k, o.reduced_radius, o.error_bound, o.verdict);
+//! }
+//! assert!(report.consistency.ok);
+//!
+//! // the exact stable learning rates S_k and η*_k at B = 2
+//! let sets = problem.thresholds(2, &ThresholdOptions::default(), Hooks::none())?;
+//! let eta1 = sets.orders[0].set.lr_threshold.unwrap();
+//! assert!((eta1 - 2.0 / sets.sharpness).abs() < 1e-12 * eta1); // η*_1 = 2/λ_max(H)
+//! println!("{}", sgdstab::report::to_json(&report)?); // the JSON report of `sgdstab analyze`
+//! # Ok::<(), sgdstab::Error>(())
 //! ```
 //!
-//! Module map (one concept of the paper each):
+//! Problems are built from an owned matrix ([`Problem::from_gradients`]), a file
+//! ([`Problem::from_file`]) or borrowed `f64`/`f32` data with any strides ([`GradientView`],
+//! [`Problem::from_view`], [`Problem::from_views`]) without an `f64` copy. Options
+//! ([`ProblemOptions`], [`AnalyzeOptions`], [`ThresholdOptions`], [`DiagramOptions`], sharing
+//! [`SolverOptions`]) have `Default` and builder methods. Errors are typed ([`Error`]); a
+//! parameter is named by its library spelling ([`Param`]), never by a command-line flag.
+//! [`Hooks`] carry progress events and a cancellation flag polled at every operator product.
+//!
+//! Module map, by the paper's sections:
 //!
 //! | module | concept |
 //! |---|---|
-//! | [`gradients`], [`io`] | the input matrix `A` and its file formats |
-//! | [`reduction`] | span reduction to `r = rank(A)` coordinates (DESIGN §4) |
-//! | [`sampling`] | batch sampling schemes and the exact batch moments `κ` (DESIGN §3) |
-//! | [`symmetric`] | symmetric tensors, their orthonormal basis and polynomial algebra (DESIGN §5) |
-//! | [`moment_operator`] | `T_k^{η,B}` of eq. (16) in closed form |
-//! | [`matrix_free`] | `T_k` applied without forming it (DESIGN §9) |
-//! | [`lanczos`] | extreme eigenvalues of matrix-free operators |
-//! | [`spectrum`] | eigensolvers and error bounds (DESIGN §8) |
-//! | [`stability`] | Theorem 1 verdicts and the cone check |
-//! | [`inertia`] | deciding `λ_max(T_j) > 1` near flat directions (Sylvester's law of inertia) |
-//! | [`prop1`] | Proposition 1 |
-//! | [`bounds`] | Theorem 2 and Corollary 1 |
-//! | [`analysis`] | the `analyze` report |
+//! | [`problem`] | the entry point: [`Problem`], its constructors (owned, file, borrowed views) and options |
+//! | [`engine`] | Section 3: `T_k^{η,B}` of eq. (16) in closed form and matrix-free, span reduction, spectra, Theorem 1, Prop. 1, Theorem 2, Corollary 1 |
+//! | [`threshold`] | the exact stable learning-rate sets `S_k`, thresholds `η*_k` (DESIGN §7) and the (η, B) diagram |
+//! | [`networks`] | Section 4: networks, data sets, training, export, Sobolev checks, simulation, sweep |
+//! | [`generalization`] | Section 5: Theorem 6 (eq. 26) and Theorem 7 (eq. 27) against measured test error and sensitivity |
+//! | [`verify`] | property-based checks of the paper's implications (and proptest strategies, feature `proptest-support`) |
+//! | [`io`] | gradient files (NPY, NPZ, safetensors, text) and atomic writes |
 //! | [`report`] | JSON and text rendering |
 //! | [`plots`] | SVG/PNG figures with an embedded font |
-//! | [`diagram`] | the (η, B) stability diagram table |
-//! | `strategies` | proptest strategies for gradient sets and `(η, B)` pairs (feature `proptest-support`) |
-//! | [`verify`] | property-based checks of the paper's implications (the `verify` command) |
-//! | [`threshold`] | the exact stable learning-rate sets `S_k` and thresholds `η*_k` (DESIGN §7) |
-//! | [`network`] | fully connected networks `f̃(W_1 x, W_2)` (eq. 6), exact backprop |
-//! | [`datasets`] | built-in regression data (manifolds in `R^d`, Iris) |
-//! | [`training`] | SGD of eq. (7) to an interpolation solution |
-//! | [`export`] | the export folder of a trained network (`grads.npy`, `meta.json`, …) |
-//! | [`generalization`] | Section 5: Theorem 6 (eq. 26) and Theorem 7 (eq. 27) against measured test error and sensitivity |
-//! | [`sobolev`] | Section 4: Prop. 2, Corollary 2, Theorem 3, `g_W`/`g_x` of eq. (5) |
-//! | [`simulate`] | Monte Carlo of eq. (12) vs `ρ_k`; nonlinear escape test |
-//! | [`sweep`] | Figure 1 / Table 1 in kind: `g_W` vs `g_x` over many runs, `‖W_1‖_2` |
-//! | [`matrix_norm`] | matrix `p`-norms: closed forms and brackets |
-//! | [`random`] | the seeded RNG of training and simulation |
+//! | [`error`], [`memory`], [`progress`], [`random`] | typed errors, the memory budget, progress hooks, the seeded RNG |
 
 #![warn(missing_docs)]
 
 #[cfg(feature = "lapack")]
 extern crate openblas_src;
 
-pub mod analysis;
-pub mod bounds;
-pub mod combinatorics;
-pub mod datasets;
-pub mod diagram;
+pub mod engine;
 pub mod error;
-pub mod export;
 pub mod generalization;
-pub mod gradients;
-pub mod inertia;
 pub mod io;
-pub mod lanczos;
-pub mod linop;
-pub mod matrix_free;
-pub mod matrix_norm;
 pub mod memory;
-pub mod moment_operator;
-pub mod network;
+pub mod networks;
+#[cfg(feature = "plots")]
 pub mod plots;
+pub mod problem;
 pub mod progress;
-pub mod prop1;
 pub mod random;
-pub mod reduction;
 pub mod report;
-pub mod sampling;
-pub mod simulate;
-pub mod sobolev;
-pub mod spectrum;
-pub mod stability;
-#[cfg(feature = "proptest-support")]
-pub mod strategies;
-pub mod sweep;
-pub mod symmetric;
 pub mod threshold;
-pub mod training;
 pub mod verify;
 
-pub use analysis::{analyze, AnalysisReport, AnalyzeOptions};
-pub use error::{Error, Result};
-pub use gradients::Gradients;
-pub use progress::{NoProgress, Progress};
-pub use sampling::{BatchModel, Sampling};
-pub use spectrum::EigenBackend;
-pub use stability::Verdict;
+pub use engine::analysis::{AnalysisReport, AnalyzeOptions, Check, ConeOptions, Finding};
+pub use engine::gradients::{ColumnBlock, Gradients, Warning, WarningKind};
+pub use engine::sampling::{BatchModel, Sampling};
+pub use engine::spectrum::EigenBackend;
+pub use engine::stability::Verdict;
+pub use engine::{OperatorMethod, SolverOptions};
+pub use error::{Error, Param, Result};
+pub use problem::view::{GradientView, NamedView};
+pub use problem::{analyze, diagram, thresholds, Problem, ProblemOptions};
+pub use progress::{Cancel, Hooks, NeverCancel, NoProgress, Progress};
+pub use threshold::diagram::{DiagramOptions, DiagramReport};
+pub use threshold::{MethodChoice, Scope, ThresholdOptions, ThresholdReport};
+
+/// The README's code blocks, compiled and run as doc tests (its Rust example is the one above).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

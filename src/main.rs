@@ -32,20 +32,8 @@ fn main() -> ExitCode {
     match cli::run(args) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("sgdstab: error: {}", one_line(&e));
+            eprintln!("sgdstab: error: {}", cli::flags::one_line(&e));
             ExitCode::from(2)
         }
     }
-}
-
-/// The error chain on one line.
-fn one_line(e: &anyhow::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    for cause in e.chain() {
-        let s = cause.to_string().replace('\n', " ");
-        if !parts.iter().any(|p| p.contains(&s)) {
-            parts.push(s);
-        }
-    }
-    parts.join(": ")
 }

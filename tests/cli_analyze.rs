@@ -506,3 +506,56 @@ fn no_output_file_on_error() {
     assert!(!out.exists());
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
+
+/// Per-sample LOSS gradients (their mean, the full gradient, vanishes at a minimum) are flagged:
+/// a warning in the JSON and one line on stderr in text mode; output gradients are not.
+#[test]
+fn loss_gradients_are_flagged_on_stderr_and_in_the_json() {
+    let dir = tempfile::tempdir().unwrap();
+    // output gradients (x_i, 1) of a linear model with a bias, and r_i (x_i, 1) with residuals
+    // r ⟂ every column (the normal equations of least squares), so that Σ r_i (x_i, 1) = 0
+    let x = [
+        [1.0, 0.5],
+        [-0.5, 1.0],
+        [0.25, -0.75],
+        [0.5, 0.25],
+        [-1.0, -0.5],
+    ];
+    let out: Vec<f64> = x.iter().flat_map(|r| [r[0], r[1], 1.0]).collect();
+    let a = nalgebra::DMatrix::from_row_slice(5, 3, &out);
+    let y = nalgebra::DVector::from_vec(vec![0.3, -1.0, 2.0, 0.1, 0.7]);
+    let coef = a.clone().svd(true, true).solve(&y, 1e-14).unwrap();
+    let r = &a * coef - &y;
+    let loss: Vec<f64> = (0..5)
+        .flat_map(|i| (0..3).map(move |j| (i, j)))
+        .map(|(i, j)| out[i * 3 + j] * r[i])
+        .collect();
+    for (name, data, flagged) in [("out.npy", &out, false), ("loss.npy", &loss, true)] {
+        let p = dir.path().join(name);
+        sgdstab::io::write_npy(&p, &[5, 3], data).unwrap();
+        let args = [
+            "analyze",
+            p.to_str().unwrap(),
+            "--lr",
+            "0.01",
+            "--batch",
+            "2",
+        ];
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert_eq!(
+            stderr(&o).contains("warning: the rows look like per-sample gradients of the loss"),
+            flagged,
+            "{name}: {}",
+            stderr(&o)
+        );
+        let v = json_of(&[&args[..], &["--json"]].concat());
+        assert_eq!(
+            v["warnings"].as_array().unwrap().len(),
+            usize::from(flagged),
+            "{name}"
+        );
+        let ratio = v["mean_gradient_ratio"].as_f64().unwrap();
+        assert_eq!(ratio < 1e-3, flagged, "{name}: {ratio:e}");
+    }
+}

@@ -34,19 +34,60 @@ fn analyze(file: &str, extra: &[&str]) -> Output {
     o
 }
 
-/// The JSON without its `input` field (the file name).
+/// The JSON without its `input` field (the file name) and the column layout (present for a
+/// dictionary only; checked by [`layout_names`]).
 fn without_input(o: &Output) -> serde_json::Value {
     let mut v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     v.as_object_mut().unwrap().remove("input");
+    v.as_object_mut().unwrap().remove("column_layout");
     v
+}
+
+/// The parameter names of the report's column layout, checking that the blocks tile `0..w`.
+fn layout_names(o: &Output) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mut offset = 0;
+    let mut names = Vec::new();
+    for b in v["column_layout"]
+        .as_array()
+        .expect("a dictionary has a layout")
+    {
+        assert_eq!(b["offset"].as_u64().unwrap(), offset);
+        let size: u64 = b["shape"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_u64().unwrap())
+            .product();
+        assert_eq!(b["columns"].as_u64().unwrap(), size);
+        offset += size;
+        names.push(b["name"].as_str().unwrap().to_string());
+    }
+    assert_eq!(offset, v["w"].as_u64().unwrap());
+    names
 }
 
 #[test]
 fn npz_report_equals_the_report_on_numpys_concatenation() {
     let reference = without_input(&analyze("mlp_grads_concat.npy", &[]));
     for f in ["mlp_grads.npz", "mlp_grads_compressed.npz"] {
-        assert_eq!(without_input(&analyze(f, &[])), reference, "{f}");
+        let o = analyze(f, &[]);
+        assert_eq!(without_input(&o), reference, "{f}");
+        // archive order
+        assert_eq!(
+            layout_names(&o),
+            [
+                "layer1.weight",
+                "layer1.bias",
+                "layer2.weight",
+                "layer2.bias"
+            ],
+            "{f}"
+        );
     }
+    let single: serde_json::Value =
+        serde_json::from_slice(&analyze("mlp_grads_concat.npy", &[]).stdout).unwrap();
+    assert!(single["column_layout"].is_null());
     assert_eq!(reference["n"], 12);
     assert_eq!(reference["w"], 21);
 }
@@ -54,10 +95,12 @@ fn npz_report_equals_the_report_on_numpys_concatenation() {
 #[test]
 fn safetensors_report_equals_the_report_on_the_sorted_concatenation() {
     let reference = without_input(&analyze("mlp_grads_sorted_f32.npy", &[]));
-    assert_eq!(
-        without_input(&analyze("mlp_grads.safetensors", &[])),
-        reference
-    );
+    let o = analyze("mlp_grads.safetensors", &[]);
+    assert_eq!(without_input(&o), reference);
+    let names = layout_names(&o);
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted, "safetensors: sorted by name");
 }
 
 #[test]

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use sgdstab::moment_operator::{DenseMoment, MomentTerms};
+use sgdstab::engine::moment_operator::{DenseMoment, MomentTerms};
 use sgdstab::{BatchModel, Sampling};
 
 fn closed_form(rows: &[Vec<f64>], k: usize, lr: f64, b: usize, sampling: Sampling) -> Vec<f64> {

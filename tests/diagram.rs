@@ -26,27 +26,33 @@ fn diagram_writes_svg_png_csv_json() {
     let dir = tempfile::tempdir().unwrap();
     let svg = dir.path().join("d.svg");
     let png = dir.path().join("d.png");
+    let csv = dir.path().join("d.csv");
+    let json = dir.path().join("d.json");
     let f = fixture("tiny.csv"); // n = 5, w = 3
     let o = run(&[
         "diagram",
         f.to_str().unwrap(),
-        "--orders",
+        "--order",
         "1..3",
         "--batches",
         "1..5",
-        "--out",
+        "--plot",
         svg.to_str().unwrap(),
-        "--out",
+        "--plot",
         png.to_str().unwrap(),
+        "--csv",
+        csv.to_str().unwrap(),
+        "--out",
+        json.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let svg_text = std::fs::read_to_string(&svg).unwrap();
     assert!(svg_text.starts_with("<svg") && svg_text.contains("batch size B"));
     let img = image::open(&png).unwrap();
     assert!(img.width() > 100 && img.height() > 100);
-    let csv = std::fs::read_to_string(dir.path().join("d.csv")).unwrap();
+    let csv = std::fs::read_to_string(&csv).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines[0], sgdstab::diagram::CSV_HEADER);
+    assert_eq!(lines[0], sgdstab::threshold::diagram::CSV_HEADER);
     assert_eq!(lines.len(), 1 + 3 * 5, "{csv}");
     let mut seen = std::collections::BTreeSet::new();
     for l in &lines[1..] {
@@ -69,9 +75,32 @@ fn diagram_writes_svg_png_csv_json() {
     }
     assert_eq!(seen.len(), 15, "one row per (k, B)");
     let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("d.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(json["schema_version"], 1);
     assert_eq!(json["rows"].as_array().unwrap().len(), 15);
+    // the same document on stdout with --json; the text table otherwise
+    let o = run(&[
+        "diagram",
+        f.to_str().unwrap(),
+        "--order",
+        "1..3",
+        "--batches",
+        "1..5",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let stdout: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(stdout, json);
+    let o = run(&["diagram", f.to_str().unwrap(), "--batches", "1,5"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("η*_k(B)"), "{text}");
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.trim_start().starts_with('2'))
+            .count(),
+        2
+    );
 }
 
 #[test]
@@ -87,7 +116,7 @@ fn diagram_bad_input_writes_nothing() {
         let mut a = vec![
             "diagram",
             f.to_str().unwrap(),
-            "--out",
+            "--plot",
             out.to_str().unwrap(),
         ];
         a.extend(args);
@@ -104,11 +133,26 @@ fn diagram_bad_input_writes_nothing() {
     let o = run(&[
         "diagram",
         f.to_str().unwrap(),
-        "--out",
+        "--plot",
         bad.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("--out"));
+    assert!(stderr(&o).contains("--plot = "), "{}", stderr(&o));
+    // --out is the JSON report: a picture there is refused, naming the picture flag
+    let o = run(&[
+        "diagram",
+        f.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(e.contains("--out") && e.contains("--plot"), "{e}");
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "no output file"
+    );
 }
 
 #[test]

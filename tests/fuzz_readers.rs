@@ -42,7 +42,7 @@ fn check(bytes: &[u8], name: &str, key: Option<&str>) {
                 "not one line: {m:?}"
             );
             assert!(m.len() < 4096, "message too long: {} bytes", m.len());
-            assert!(m.contains(name) || m.starts_with("--key"), "{m}");
+            assert!(m.contains(name) || m.starts_with("key = "), "{m}");
         }
     }
 }

@@ -7,15 +7,15 @@ mod common;
 
 use common::Rng;
 use proptest::prelude::*;
-use sgdstab::analysis::{analyze, AnalyzeOptions};
-use sgdstab::bounds::norm_2k;
-use sgdstab::datasets::{Dataset, GradientBound};
+use sgdstab::engine::bounds::norm_2k;
 use sgdstab::generalization::covering::{nearest_distances, uncovered_fraction, ScatterEstimator};
 use sgdstab::generalization::{
     generalization, DeltaGrid, GeneralizationOptions, GeneralizationReport, InputLayerModel,
     ProbeOptions, SectionFiveInput,
 };
-use sgdstab::matrix_norm::bracket;
+use sgdstab::networks::datasets::{Dataset, GradientBound};
+use sgdstab::networks::matrix_norm::bracket;
+use sgdstab::{analyze, AnalyzeOptions};
 use sgdstab::{NoProgress, Verdict};
 
 /// `f(x, W) = W·x`: `W_1 = W` (1 × d), no `W_2`; `∇_W f = x` does not depend on `W`.
@@ -268,13 +268,7 @@ fn linear_model_meets_theorem7_and_every_quantity_is_exact() {
     }
     // the premise: W* is 1st and 2nd order stable at (η, B), by the analyzer (a_i = x_i)
     let grads = sgdstab::Gradients::from_row_major(n, d, s.train.x.clone(), "x").unwrap();
-    let rep = analyze(
-        &grads,
-        &AnalyzeOptions::new(s.lr, s.batch, vec![1, 2]),
-        None,
-        &NoProgress,
-    )
-    .unwrap();
+    let rep = analyze(&grads, s.lr, s.batch, &AnalyzeOptions::default()).unwrap();
     assert!(rep.orders.iter().all(|o| o.verdict == Verdict::Stable));
     let verdicts: Vec<(usize, Verdict)> = rep.orders.iter().map(|o| (o.k, o.verdict)).collect();
     let inp = SectionFiveInput {
@@ -496,8 +490,8 @@ fn an_exceeded_bound_is_a_finding_when_the_premise_holds() {
 
 #[test]
 fn trained_network_report_recombines_and_is_deterministic() {
-    use sgdstab::datasets::{generate, DatasetKind, DatasetSpec, Distribution};
-    use sgdstab::network::{Activation, Architecture, Mlp};
+    use sgdstab::networks::datasets::{generate, DatasetKind, DatasetSpec, Distribution};
+    use sgdstab::networks::network::{Activation, Architecture, Mlp};
     let spec = DatasetSpec {
         kind: DatasetKind::Torus,
         n: 10,
@@ -508,11 +502,11 @@ fn trained_network_report_recombines_and_is_deterministic() {
     let dist = Distribution::new(&spec).unwrap();
     let test = dist.test_set(100).unwrap();
     let mut net = Mlp::init(Architecture::new(5, vec![12], Activation::Tanh).unwrap(), 1);
-    let opts = sgdstab::training::TrainOptions {
+    let opts = sgdstab::networks::training::TrainOptions {
         max_iterations: 3000,
-        ..sgdstab::training::TrainOptions::new(0.1, 2)
+        ..sgdstab::networks::training::TrainOptions::new(0.1, 2)
     };
-    sgdstab::training::train(&mut net, &train, &opts, &NoProgress).unwrap();
+    sgdstab::networks::training::train(&mut net, &train, &opts, &NoProgress).unwrap();
     let inp = SectionFiveInput {
         model: &net,
         train: &train,

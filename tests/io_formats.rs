@@ -384,9 +384,9 @@ fn key_on_a_single_array_file_is_refused() {
     let y = sgdstab::io::npy::to_bytes(&[2, 2], &[1.0, 2.0, 3.0, 4.0]);
     let e = read(&y, "a.npy", Some("w")).unwrap_err().to_string();
     assert!(
-        e.contains("--key = w") && e.contains("a.npy") && e.contains("single-array"),
+        e.starts_with("key = w") && e.contains("a.npy") && e.contains("single-array"),
         "{e}"
     );
     let e = read(b"1,2\n", "a.csv", Some("w")).unwrap_err().to_string();
-    assert!(e.contains("--key = w") && e.contains("a.csv"), "{e}");
+    assert!(e.starts_with("key = w") && e.contains("a.csv"), "{e}");
 }

@@ -4,9 +4,9 @@
 mod common;
 
 use common::*;
-use sgdstab::linop::{DenseSymmetric, SymmetricOperator};
-use sgdstab::matrix_free::{EigenCoords, MatrixFreeMoment, SecondMoment};
-use sgdstab::moment_operator::MomentTerms;
+use sgdstab::engine::linop::{DenseSymmetric, SymmetricOperator};
+use sgdstab::engine::matrix_free::{EigenCoords, MatrixFreeMoment, SecondMoment};
+use sgdstab::engine::moment_operator::MomentTerms;
 use sgdstab::{BatchModel, Sampling};
 
 fn norm(x: &[f64]) -> f64 {
@@ -74,9 +74,9 @@ fn matrix_free_is_deterministic() {
 
 mod lanczos {
     use super::*;
-    use sgdstab::lanczos::{extreme_eigenvalues, Ends, LanczosOptions};
-    use sgdstab::spectrum::{symmetric_eigenvalues, EigenBackend};
-    use sgdstab::stability::Termination;
+    use sgdstab::engine::lanczos::{extreme_eigenvalues, Ends, LanczosOptions};
+    use sgdstab::engine::spectrum::{symmetric_eigenvalues, EigenBackend};
+    use sgdstab::engine::stability::Termination;
 
     /// Lanczos ρ_k on the matrix-free operator equals the dense ρ_k to 1e-9 relative, k = 1..4,
     /// both schemes, including learning rates where the largest-magnitude eigenvalue is negative.
@@ -165,8 +165,8 @@ mod lanczos {
 
 mod threshold_at_scale {
     use super::*;
-    use sgdstab::lanczos::LanczosOptions;
-    use sgdstab::matrix_free::second_order_threshold;
+    use sgdstab::engine::lanczos::LanczosOptions;
+    use sgdstab::engine::matrix_free::second_order_threshold;
 
     /// η*_2 by Lanczos on C^{-1/2} D C^{-1/2} equals 2/λ_max(C⁺D) from explicit Kronecker products
     /// (nalgebra, r² × r², no sgdstab code), and T_2(η) built densely by the closed form has
@@ -190,6 +190,7 @@ mod threshold_at_scale {
                     tolerance: 1e-13,
                     ..Default::default()
                 },
+                sgdstab::Hooks::none(),
             )
             .unwrap();
             // explicit C and D on R^{r²}
@@ -245,10 +246,9 @@ mod threshold_at_scale {
 
 mod inertia {
     use super::*;
-    use sgdstab::analysis::{analyze, AnalyzeOptions, OperatorMethod};
-    use sgdstab::lanczos::LanczosOptions;
-    use sgdstab::matrix_free::second_order_threshold;
-    use sgdstab::{Gradients, NoProgress, Verdict};
+    use sgdstab::engine::lanczos::LanczosOptions;
+    use sgdstab::engine::matrix_free::second_order_threshold;
+    use sgdstab::{AnalyzeOptions, Gradients, Hooks, OperatorMethod, SolverOptions, Verdict};
 
     /// On both sides of η*_2, the matrix-free j = 2 block's Sylvester-inertia verdict equals the
     /// dense verdict.
@@ -261,16 +261,17 @@ mod inertia {
             let rows = rng.matrix(n, w);
             let g = Gradients::from_rows(&rows).unwrap();
             let b = rng.int(1, n);
-            let red = sgdstab::reduction::SpanReduction::new(&g, None).unwrap();
+            let red = sgdstab::engine::reduction::SpanReduction::new(&g, None).unwrap();
             let ec = EigenCoords::new(&red.coords, n, red.rank).unwrap();
             let model = BatchModel::new(n, b, sampling).unwrap();
-            let th = second_order_threshold(&ec, &model, &LanczosOptions::default()).unwrap();
+            let th = second_order_threshold(&ec, &model, &LanczosOptions::default(), Hooks::none())
+                .unwrap();
             for (f, want) in [(0.9, Verdict::Stable), (1.1, Verdict::Unstable)] {
-                let mut opts = AnalyzeOptions::new(f * th.lr_threshold, b, vec![2]);
-                opts.sampling = sampling;
-                let dense = analyze(&g, &opts, None, &NoProgress).unwrap();
-                opts.method = OperatorMethod::MatrixFree;
-                let mf = analyze(&g, &opts, None, &NoProgress).unwrap();
+                let lr = f * th.lr_threshold;
+                let opts = AnalyzeOptions::default().orders([2]);
+                let dense = analyze_with(&g, lr, b, sampling, &opts);
+                let opts = opts.solver(SolverOptions::default().method(OperatorMethod::MatrixFree));
+                let mf = analyze_with(&g, lr, b, sampling, &opts);
                 let blk = mf.orders[0].blocks.iter().find(|b| b.j == 2).unwrap();
                 let cert = blk
                     .inertia

@@ -7,13 +7,13 @@ mod common;
 
 use common::Rng;
 use proptest::prelude::*;
-use sgdstab::datasets::{generate, DatasetKind, DatasetSpec};
-use sgdstab::matrix_norm::{
+use sgdstab::networks::datasets::{generate, DatasetKind, DatasetSpec};
+use sgdstab::networks::matrix_norm::{
     bracket, norm_1, norm_inf, power_method, spectral_norm, vector_p_norm, NormMethod,
 };
-use sgdstab::network::{Activation, Architecture, Mlp, Workspace};
-use sgdstab::sobolev::{sobolev, Outcome, SobolevInput};
-use sgdstab::training::{train, TrainOptions};
+use sgdstab::networks::network::{Activation, Architecture, Mlp, Workspace};
+use sgdstab::networks::sobolev::{sobolev, Outcome, SobolevInput};
+use sgdstab::networks::training::{train, TrainOptions};
 use sgdstab::{analyze, AnalyzeOptions, Gradients, NoProgress, Verdict};
 
 /// A network with random (not initial-scale) parameters, so that pre-activations are O(1).
@@ -270,8 +270,8 @@ fn p_norm_of_a_rank_one_matrix_is_known() {
 /// The seeded training run of the tests: a 2-D torus in R^6, n = 10, tanh 6-24-1.
 fn trained() -> (
     Mlp,
-    sgdstab::datasets::Dataset,
-    sgdstab::training::TrainingRun,
+    sgdstab::networks::datasets::Dataset,
+    sgdstab::networks::training::TrainingRun,
     TrainOptions,
 ) {
     let spec = DatasetSpec {
@@ -313,13 +313,13 @@ fn seeded_training_interpolates_and_export_round_trips() {
     assert_eq!(run.iterations, run2.iterations);
 
     let dir = tempfile::tempdir().unwrap();
-    let meta = sgdstab::export::ExportMeta::new(&net, &data, None, 7, &run);
-    sgdstab::export::write_export(dir.path(), &net, &data, &ps, &meta).unwrap();
+    let meta = sgdstab::networks::export::ExportMeta::new(&net, &data, None, 7, &run);
+    sgdstab::networks::export::write_export(dir.path(), &net, &data, &ps, &meta).unwrap();
     // the analyzer's own reader gives back the in-memory gradients exactly
     let g = sgdstab::io::read_gradients(&dir.path().join("grads.npy")).unwrap();
     assert_eq!((g.n(), g.w()), (data.n, net.parameter_count()));
     assert_eq!(g.as_slice(), &ps.param_grads[..]);
-    let ex = sgdstab::export::read_export(dir.path()).unwrap();
+    let ex = sgdstab::networks::export::read_export(dir.path()).unwrap();
     assert_eq!(ex.xgrads, ps.input_grads);
     assert_eq!(ex.x, data.x);
     assert_eq!(ex.y, data.y);
@@ -349,9 +349,9 @@ fn theorem2_and_corollary1_hold_on_the_stable_trained_network() {
     let g = ps.gradients().unwrap();
     let rep = analyze(
         &g,
-        &AnalyzeOptions::new(opts.lr, opts.batch, vec![1, 2, 3]),
-        None,
-        &NoProgress,
+        opts.lr,
+        opts.batch,
+        &AnalyzeOptions::default().orders([1, 2, 3]),
     )
     .unwrap();
     // SGD found this minimum at (η, B): orders 1 and 2 are stable there

@@ -7,9 +7,10 @@
 //! A failure of the first two on some input would be a counterexample to the paper (or a bug);
 //! proptest prints the minimal input.
 
+mod common;
+
 use proptest::prelude::*;
-use sgdstab::analysis::{analyze, AnalyzeOptions, ConeOptions};
-use sgdstab::{Gradients, NoProgress, Sampling, Verdict};
+use sgdstab::{AnalyzeOptions, Gradients, Sampling, Verdict};
 
 /// A random gradient set: n × w, entries from a mix of normal and heavy-tailed laws, a random
 /// overall scale, optionally with near-duplicate rows.
@@ -88,9 +89,7 @@ proptest! {
 
     #[test]
     fn prop1_implies_second_order_stability((g, lr, b, sampling) in case()) {
-        let mut opts = AnalyzeOptions::new(lr, b, vec![2]);
-        opts.sampling = sampling;
-        let rep = analyze(&g, &opts, None, &NoProgress).unwrap();
+        let rep = common::analyze_with(&g, lr, b, sampling, &AnalyzeOptions::default().orders([2]));
         let o = &rep.orders[0];
         // ρ(T_2^{(b)}) <= q and ρ(T_1^{(b)})² <= q always; so q <= 1 ⇒ order 2 stable
         let tol = o.error_bound + rep.prop1.error_bound;
@@ -106,9 +105,7 @@ proptest! {
 
     #[test]
     fn stability_implies_theorem2_implies_corollary1((g, lr, b, sampling) in case(), k in 1usize..=4) {
-        let mut opts = AnalyzeOptions::new(lr, b, vec![k]);
-        opts.sampling = sampling;
-        let rep = analyze(&g, &opts, None, &NoProgress).unwrap();
+        let rep = common::analyze_with(&g, lr, b, sampling, &AnalyzeOptions::default().orders([k]));
         let o = &rep.orders[0];
         if o.verdict == Verdict::Stable {
             prop_assert!(o.theorem2.holds, "k={k} stable but Theorem 2 fails: {:?}", o.theorem2);
@@ -123,10 +120,11 @@ proptest! {
     #[test]
     fn cone_ratio_equals_the_spectral_radius((g, lr, b, sampling) in case(), half in 1usize..=2) {
         let k = 2 * half;
-        let mut opts = AnalyzeOptions::new(lr, b, vec![k]);
-        opts.sampling = sampling;
-        opts.cone = ConeOptions { tolerance: 1e-13, max_iterations: Some(200_000) };
-        let rep = analyze(&g, &opts, None, &NoProgress).unwrap();
+        let opts = AnalyzeOptions::default()
+            .orders([k])
+            .cone_tolerance(1e-13)
+            .cone_max_iterations(Some(200_000));
+        let rep = common::analyze_with(&g, lr, b, sampling, &opts);
         let o = &rep.orders[0];
         let c = o.cone.as_ref().expect("even k has a cone check");
         // lower bound always; equality once converged

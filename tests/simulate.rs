@@ -9,7 +9,7 @@
 mod common;
 
 use common::{all_batches, batch_matrix, brute_force_tk, kron_apply, radius, Rng};
-use sgdstab::simulate::{simulate_linear, start_vector, LinearOptions};
+use sgdstab::networks::simulate::{simulate_linear, start_vector, LinearOptions};
 use sgdstab::{Gradients, Sampling};
 
 /// ‖E W̃_t^{⊗k}‖_F for t = 0..=t_max by exact enumeration of every batch (full tensor space).

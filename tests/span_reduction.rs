@@ -5,8 +5,7 @@
 mod common;
 
 use common::*;
-use sgdstab::analysis::{analyze, AnalyzeOptions};
-use sgdstab::{Gradients, NoProgress, Sampling};
+use sgdstab::{AnalyzeOptions, Gradients, Sampling};
 
 fn check_case(
     rows: Vec<Vec<f64>>,
@@ -18,10 +17,8 @@ fn check_case(
 ) {
     let w = rows[0].len();
     let g = Gradients::from_rows(&rows).unwrap();
-    let mut opts = AnalyzeOptions::new(lr, b, vec![k]);
-    opts.sampling = sampling;
-    opts.full_spectrum = true;
-    let rep = analyze(&g, &opts, None, &NoProgress).unwrap();
+    let opts = AnalyzeOptions::default().orders([k]).full_spectrum(true);
+    let rep = analyze_with(&g, lr, b, sampling, &opts);
     assert_eq!(rep.rank, want_rank, "rank");
     let order = &rep.orders[0];
     let mut from_blocks: Vec<f64> = Vec::new();

@@ -3,10 +3,9 @@
 mod common;
 
 use common::*;
-use sgdstab::analysis::{analyze, analyze_prepared, AnalyzeOptions, Prepared};
-use sgdstab::bounds::MomentStats;
-use sgdstab::io::stream::stream_gram;
-use sgdstab::{Gradients, NoProgress};
+use sgdstab::engine::bounds::MomentStats;
+use sgdstab::io::stream::{stream_gram, StreamMode};
+use sgdstab::{AnalyzeOptions, Gradients, Hooks, NoProgress, Problem, ProblemOptions};
 
 /// NPY bytes of an `n × w` matrix in float32 (C or Fortran order).
 fn npy_f32(n: usize, w: usize, data: &[f64], fortran: bool) -> Vec<u8> {
@@ -43,6 +42,7 @@ fn streamed_gram_and_moments_equal_in_memory() {
     let want = MomentStats::from_gradients(&g, &[1, 2, 3]);
     for block in [1, 5, 16, 53, 100] {
         let s = stream_gram(&f64_path, &[1, 2, 3], Some(block), &NoProgress).unwrap();
+        let stats = MomentStats::from_power_sums(s.n, s.w, &s.power);
         for i in 0..n {
             for j in 0..n {
                 let dot: f64 = g.row(i).iter().zip(g.row(j)).map(|(a, b)| a * b).sum();
@@ -53,11 +53,11 @@ fn streamed_gram_and_moments_equal_in_memory() {
             }
         }
         for k in 1..=3 {
-            let (a, ia) = s.stats.max_column_moment[&k];
+            let (a, ia) = stats.max_column_moment[&k];
             let (b, ib) = want.max_column_moment[&k];
             assert_eq!(ia, ib);
             assert!((a - b).abs() <= 1e-12 * b);
-            let (a, b) = (s.stats.mean_row_norm[&k], want.mean_row_norm[&k]);
+            let (a, b) = (stats.mean_row_norm[&k], want.mean_row_norm[&k]);
             assert!((a - b).abs() <= 1e-12 * b);
         }
     }
@@ -88,11 +88,14 @@ fn float32_stream_gives_the_float64_verdicts() {
     let p = dir.path().join("g32.npy");
     std::fs::write(&p, npy_f32(n, w, &data, false)).unwrap();
     for (lr, expect_stable) in [(0.02, true), (0.3, false)] {
-        let opts = AnalyzeOptions::new(lr, 2, vec![1, 2, 3]);
-        let mem = analyze(&g, &opts, None, &NoProgress).unwrap();
-        let s = stream_gram(&p, &opts.orders, Some(7), &NoProgress).unwrap();
-        let prep = Prepared::from_streamed(s, None).unwrap();
-        let st = analyze_prepared(&prep, &opts, None, &NoProgress).unwrap();
+        let opts = AnalyzeOptions::default().orders([1, 2, 3]);
+        let mem = sgdstab::analyze(&g, lr, 2, &opts).unwrap();
+        let popts = ProblemOptions::default()
+            .max_order(3)
+            .stream(StreamMode::Always);
+        let problem = Problem::from_file(&p, &popts, Hooks::none()).unwrap();
+        assert!(problem.streamed());
+        let st = problem.analyze(lr, 2, &opts, Hooks::none()).unwrap();
         assert!(st.streamed);
         for (a, b) in mem.orders.iter().zip(&st.orders) {
             assert_eq!(a.verdict, b.verdict, "k={}", a.k);

@@ -7,20 +7,11 @@
 
 mod common;
 
-use common::{brute_force_tk, radius, Rng};
-use sgdstab::reduction::SpanReduction;
-use sgdstab::threshold::{MethodChoice, ThresholdOptions, ThresholdSolver};
-use sgdstab::{BatchModel, Gradients, NoProgress, Sampling};
+use common::{brute_force_tk, radius, stable_set_by, Rng};
+use sgdstab::{Gradients, MethodChoice, Sampling};
 
 fn eta_star(g: &Gradients, b: usize, s: Sampling, k: usize, method: MethodChoice) -> (f64, f64) {
-    let red = SpanReduction::new(g, None).unwrap();
-    let model = BatchModel::new(g.n(), b, s).unwrap();
-    let opts = ThresholdOptions {
-        method,
-        ..ThresholdOptions::default()
-    };
-    let solver = ThresholdSolver::new(&red, model, k, &[k], &opts, &NoProgress).unwrap();
-    let o = solver.order(k).unwrap();
+    let o = stable_set_by(g, b, s, k, method);
     (o.lr_threshold.unwrap(), o.lr_threshold_error.unwrap())
 }
 
@@ -132,7 +123,9 @@ fn eta2_is_mulayoff_michaeli_both_schemes() {
 /// then 200 bisection steps (to the last bit).
 fn brute_force_threshold(rows: &[Vec<f64>], k: usize, b: usize, s: Sampling) -> f64 {
     let w = rows[0].len();
-    let dim = sgdstab::combinatorics::sym_dim(w, k).unwrap() as usize;
+    let dim = sgdstab::engine::symmetric::SymBasis::new(w, k)
+        .unwrap()
+        .dim();
     let rho = |lr: f64| radius(&brute_force_tk(rows, k, lr, b, s), dim);
     let max_norm2 = rows
         .iter()
@@ -205,31 +198,23 @@ fn scalar_case_by_hand() {
 /// `H` an eigenvalue ~1e-14, so `T_2` keeps an eigenvalue within rounding of 1 for every η. Deciding
 /// the +1 side from `λ_max − 1` left the whole stable side "uncertain": the linearization could not
 /// verify its bracket (error ±0.36) and the bisection fallback converged to 0.3649 instead of
-/// 0.357177. The +1 side is now decided by Sylvester's law of inertia (`crate::inertia`).
+/// 0.357177. The +1 side is now decided by Sylvester's law of inertia (`crate::engine::inertia`).
 #[test]
 fn near_duplicate_rows_give_a_verified_second_order_threshold() {
-    use sgdstab::analysis::{analyze, AnalyzeOptions};
-    use sgdstab::threshold::MethodChoice;
-    use sgdstab::{NoProgress, Verdict};
+    use sgdstab::{AnalyzeOptions, Verdict};
     let rows = vec![
         vec![-1.6159219039546084, -1.5143410326766076, 0.9050663327793681],
         vec![1.5258018889669254, -0.5702194176506727, 0.2382497382434103],
         vec![-1.6159233912823217, -1.5143412916051142, 0.9050662753404924],
     ];
     let g = sgdstab::Gradients::from_rows(&rows).unwrap();
-    let red = sgdstab::reduction::SpanReduction::new(&g, None).unwrap();
-    assert_eq!(red.rank, 3);
+    assert_eq!(
+        common::problem(&g, Sampling::WithoutReplacement, 2).rank(),
+        3
+    );
     let mut etas = Vec::new();
     for method in [MethodChoice::Linearization, MethodChoice::Bisection] {
-        let opts = sgdstab::threshold::ThresholdOptions {
-            method,
-            ..Default::default()
-        };
-        let model = sgdstab::BatchModel::new(3, 1, sgdstab::Sampling::WithoutReplacement).unwrap();
-        let solver =
-            sgdstab::threshold::ThresholdSolver::new(&red, model, 2, &[2], &opts, &NoProgress)
-                .unwrap();
-        let set = solver.order(2).unwrap();
+        let set = stable_set_by(&g, 1, Sampling::WithoutReplacement, 2, method);
         let eta = set.lr_threshold.unwrap();
         let err = set.lr_threshold_error.unwrap();
         assert!(err < 1e-12 * eta, "{method:?}: η*_2 = {eta} ± {err}");
@@ -239,13 +224,8 @@ fn near_duplicate_rows_give_a_verified_second_order_threshold() {
     assert!((etas[0] - 0.357177).abs() < 1e-6);
     // analyze decides both sides of η*_2 (the top eigenvalue alone is within rounding of 1)
     for (f, want) in [(0.999, Verdict::Stable), (1.001, Verdict::Unstable)] {
-        let rep = analyze(
-            &g,
-            &AnalyzeOptions::new(f * etas[0], 1, vec![2]),
-            None,
-            &NoProgress,
-        )
-        .unwrap();
+        let rep =
+            sgdstab::analyze(&g, f * etas[0], 1, &AnalyzeOptions::default().orders([2])).unwrap();
         assert_eq!(rep.orders[0].verdict, want, "f = {f}");
     }
 }
@@ -256,26 +236,16 @@ fn near_duplicate_rows_give_a_verified_second_order_threshold() {
 /// second crossing; every side that changes sign is now refined and the earliest crossing kept.
 #[test]
 fn bisection_fallback_keeps_the_earliest_of_two_crossings() {
-    use sgdstab::threshold::MethodChoice;
-    use sgdstab::NoProgress;
     let rows = vec![
         vec![-1.1554576579801785, -0.36450850747602925],
         vec![0.17368344768586805, -1.0125328279029133],
         vec![-0.09816012541988961, 0.030462474993305035],
     ];
     let g = sgdstab::Gradients::from_rows(&rows).unwrap();
-    let red = sgdstab::reduction::SpanReduction::new(&g, None).unwrap();
-    let model = sgdstab::BatchModel::new(3, 1, sgdstab::Sampling::WithoutReplacement).unwrap();
     let mut etas = Vec::new();
     for method in [MethodChoice::Linearization, MethodChoice::Bisection] {
-        let opts = sgdstab::threshold::ThresholdOptions {
-            method,
-            ..Default::default()
-        };
-        let solver =
-            sgdstab::threshold::ThresholdSolver::new(&red, model, 3, &[3], &opts, &NoProgress)
-                .unwrap();
-        etas.push(solver.order(3).unwrap().lr_threshold.unwrap());
+        let set = stable_set_by(&g, 1, Sampling::WithoutReplacement, 3, method);
+        etas.push(set.lr_threshold.unwrap());
     }
     assert!((etas[0] - etas[1]).abs() <= 1e-12 * etas[0], "{etas:?}");
     assert!((etas[0] - 1.780280).abs() < 1e-6, "{etas:?}");
@@ -285,32 +255,20 @@ fn bisection_fallback_keeps_the_earliest_of_two_crossings() {
 /// the C⁺D pencil, η*_3 by bisection with Lanczos) equals the dense linearization where both run.
 #[test]
 fn scale_path_thresholds_equal_the_dense_ones() {
-    use sgdstab::threshold::{Method, ThresholdOptions, ThresholdSolver};
-    use sgdstab::NoProgress;
+    use sgdstab::threshold::Method;
+    use sgdstab::{Hooks, SolverOptions, ThresholdOptions};
     let mut rng = common::Rng::new(404);
     for case in 0..4 {
         let sampling = sgdstab::Sampling::ALL[case % 2];
         let (n, w) = (7, 4 + case);
         let g = sgdstab::Gradients::from_rows(&rng.matrix(n, w)).unwrap();
-        let red = sgdstab::reduction::SpanReduction::new(&g, None).unwrap();
-        let model = sgdstab::BatchModel::new(n, 1 + case, sampling).unwrap();
-        let dense = ThresholdSolver::new(
-            &red,
-            model,
-            3,
-            &[1, 2, 3],
-            &ThresholdOptions::default(),
-            &NoProgress,
-        )
-        .unwrap();
-        let scale_opts = ThresholdOptions {
-            max_dense_dim: 2,
-            ..ThresholdOptions::default()
-        };
-        let scale =
-            ThresholdSolver::new(&red, model, 3, &[1, 2, 3], &scale_opts, &NoProgress).unwrap();
+        let p = common::problem(&g, sampling, 3);
+        let opts = ThresholdOptions::default().orders([1, 2, 3]);
+        let dense = p.thresholds(1 + case, &opts, Hooks::none()).unwrap();
+        let scale_opts = opts.solver(SolverOptions::default().max_dense_dim(2));
+        let scale = p.thresholds(1 + case, &scale_opts, Hooks::none()).unwrap();
         for k in 1..=3 {
-            let (a, b) = (dense.order(k).unwrap(), scale.order(k).unwrap());
+            let (a, b) = (&dense.orders[k - 1].set, &scale.orders[k - 1].set);
             let (x, y) = (a.lr_threshold.unwrap(), b.lr_threshold.unwrap());
             assert!(
                 (x - y).abs() <= 1e-9 * x + b.lr_threshold_error.unwrap(),

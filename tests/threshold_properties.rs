@@ -6,11 +6,11 @@
 //! - every boundary from the linearization matches an independent bisection on `analyze`'s ρ,
 //!   and the bisection fallback's η*_k matches the linearization's.
 
+mod common;
+
 use proptest::prelude::*;
-use sgdstab::analysis::{analyze, AnalyzeOptions};
-use sgdstab::reduction::SpanReduction;
-use sgdstab::threshold::{theorem2_lr_limit, MethodChoice, ThresholdOptions, ThresholdSolver};
-use sgdstab::{BatchModel, Gradients, NoProgress, Sampling, Verdict};
+use sgdstab::threshold::theorem2_lr_limit;
+use sgdstab::{AnalyzeOptions, Gradients, MethodChoice, Sampling, Verdict};
 
 fn gradients() -> impl Strategy<Value = Gradients> {
     (
@@ -60,20 +60,11 @@ fn solve(
     k: usize,
     m: MethodChoice,
 ) -> sgdstab::threshold::OrderStableSet {
-    let red = SpanReduction::new(g, None).unwrap();
-    let model = BatchModel::new(g.n(), b, s).unwrap();
-    let opts = ThresholdOptions {
-        method: m,
-        ..ThresholdOptions::default()
-    };
-    let solver = ThresholdSolver::new(&red, model, k, &[k], &opts, &NoProgress).unwrap();
-    solver.order(k).unwrap()
+    common::stable_set_by(g, b, s, k, m)
 }
 
 fn reduced_radius(g: &Gradients, lr: f64, b: usize, s: Sampling, k: usize) -> (f64, f64, Verdict) {
-    let mut o = AnalyzeOptions::new(lr, b, vec![k]);
-    o.sampling = s;
-    let r = analyze(g, &o, None, &NoProgress).unwrap();
+    let r = common::analyze_with(g, lr, b, s, &AnalyzeOptions::default().orders([k]));
     (
         r.orders[0].reduced_radius,
         r.orders[0].error_bound,

@@ -1,36 +1,139 @@
-//! Helpers shared by subcommands: order lists, progress bars, output files.
+//! Argument groups and helpers shared by subcommands: the gradient input, the solver settings,
+//! the output flags (`--json`, `--out FILE`, `--plot FILE`), order lists, progress bars.
 
 use indicatif::{ProgressBar, ProgressStyle};
-use sgdstab::{Gradients, Progress};
+use sgdstab::io::stream::StreamMode;
+use sgdstab::{EigenBackend, Hooks, OperatorMethod, Problem, ProblemOptions, Progress, Sampling};
+use sgdstab::{Error, Param, SolverOptions};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-/// The gradient input shared by every command that reads a gradient file.
+/// The default orders of every subcommand.
+pub const DEFAULT_ORDERS: &str = "1,2";
+
+/// The gradient input and what is fixed with it: sampling scheme and rank tolerance.
 #[derive(Debug, Clone, clap::Args)]
-pub struct GradsInput {
+pub struct ProblemArgs {
     /// Per-sample gradients, rows = samples: an n × w array in .npy (float64/32/16, C or
     /// Fortran order) or delimited text (.csv/.tsv/.txt), or a per-parameter dictionary in .npz
-    /// or .safetensors (one array per parameter, sample axis first; F64/F32/F16/BF16).
+    /// or .safetensors (one array per parameter, sample axis first; F64/F32/F16/BF16); `-` reads
+    /// standard input (the format from its first bytes).
     #[arg(value_name = "GRADS")]
     pub grads: PathBuf,
     /// For .npz/.safetensors: read only this array. Without it, all arrays are flattened to
     /// n × (size/n) and concatenated (.npz: archive order; safetensors: sorted by name).
     #[arg(long, value_name = "NAME")]
     pub key: Option<String>,
+    /// Sampling scheme: `without` replacement (the paper's eq. 15) or `with`.
+    #[arg(long, value_name = "SCHEME", default_value = "without")]
+    pub sampling: Sampling,
+    /// Relative rank tolerance τ (default max(n, w)·ε): Gram eigenvalues <= τ·λ_max are dropped.
+    #[arg(long = "rank-tol", value_name = "TAU")]
+    pub rank_tol: Option<f64>,
+    /// Stream the Gram matrix of a .npy file instead of reading it whole: `auto` (wide files
+    /// with n·w >= 2·10⁷), `always`, `never`.
+    #[arg(long, value_name = "MODE", default_value = "auto")]
+    pub stream: StreamMode,
 }
 
-impl GradsInput {
-    /// Reads the gradients.
-    pub fn load(&self) -> anyhow::Result<Gradients> {
-        let opts = sgdstab::io::ReadOptions {
-            key: self.key.clone(),
-        };
-        Ok(sgdstab::io::read_gradients_with(&self.grads, &opts)?)
+impl ProblemArgs {
+    /// Reads and reduces the gradients, with moment statistics up to the largest of `orders`.
+    pub fn problem(&self, orders: &[usize], hooks: Hooks) -> anyhow::Result<Problem> {
+        let max_order = orders.iter().copied().max().unwrap_or(1);
+        let opts = ProblemOptions::default()
+            .sampling(self.sampling)
+            .rank_tolerance(self.rank_tol)
+            .max_order(max_order)
+            .key(self.key.clone())
+            .stream(self.stream);
+        Ok(Problem::from_file(&self.grads, &opts, hooks)?)
+    }
+}
+
+/// Eigensolver, dense limit and Lanczos tolerance (every command that solves `T_k`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct SolverArgs {
+    /// Dense eigensolver: faer, or lapack (needs the `lapack` feature; then the default).
+    #[arg(long, value_name = "NAME", default_value_t = EigenBackend::default())]
+    pub eigensolver: EigenBackend,
+    /// Largest dense dimension D = C(r + k − 1, k) (the dense eigensolve costs O(D³)); beyond
+    /// it blocks go matrix-free (Lanczos).
+    #[arg(long = "max-dense-dim", value_name = "D", default_value_t = sgdstab::engine::DEFAULT_MAX_DENSE_DIM)]
+    pub max_dense_dim: usize,
+    /// Relative residual at which Lanczos stops (matrix-free blocks).
+    #[arg(long = "lanczos-tol", value_name = "TOL", default_value = "1e-10")]
+    pub lanczos_tol: f64,
+}
+
+impl SolverArgs {
+    /// The library settings.
+    pub fn solver(&self, method: OperatorMethod) -> SolverOptions {
+        SolverOptions::default()
+            .eigensolver(self.eigensolver)
+            .method(method)
+            .max_dense_dim(self.max_dense_dim)
+            .lanczos_tolerance(self.lanczos_tol)
+    }
+}
+
+/// `--json` and `--out FILE`: the JSON report on stdout or into a file.
+#[derive(Debug, Clone, clap::Args)]
+pub struct OutputArgs {
+    /// Print one JSON document on stdout instead of the text.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the JSON report to this file (atomically).
+    #[arg(long, value_name = "FILE.json")]
+    pub out: Option<PathBuf>,
+}
+
+impl OutputArgs {
+    /// Refuses a picture as `--out` (it is the JSON report), naming the picture flag of the
+    /// command if it has one.
+    pub fn check(&self, picture_flag: Option<&str>) -> anyhow::Result<()> {
+        if let Some(out) = &self.out {
+            if sgdstab::plots::ImageFormat::from_path(out).is_ok() {
+                let hint = match picture_flag {
+                    Some(f) => format!("pictures go to {f} FILE"),
+                    None => "this command draws no picture".into(),
+                };
+                anyhow::bail!(
+                    "--out = {}: --out writes the JSON report; {hint}",
+                    out.display()
+                );
+            }
+        }
+        Ok(())
     }
 
-    /// The path as given, for reports.
-    pub fn display(&self) -> String {
-        self.grads.display().to_string()
+    /// Writes `json` to `--out`, then prints it (`--json`) or `text()`.
+    pub fn emit(&self, json: &str, text: impl FnOnce() -> String) -> anyhow::Result<()> {
+        if let Some(out) = &self.out {
+            write_output(out, json)?;
+        }
+        if self.json {
+            print!("{json}");
+        } else {
+            print!("{}", text());
+        }
+        Ok(())
+    }
+}
+
+/// Checks every `--plot` file ends in .svg or .png.
+pub fn check_plots(plots: &[PathBuf]) -> anyhow::Result<()> {
+    for p in plots {
+        sgdstab::plots::ImageFormat::from_path(p)?;
+    }
+    Ok(())
+}
+
+/// Warnings of a report on stderr (text mode only: the JSON carries them).
+pub fn print_warnings(warnings: &[sgdstab::Warning], json: bool) {
+    if !json {
+        for w in warnings {
+            eprintln!("sgdstab: warning: {}", w.message);
+        }
     }
 }
 
@@ -77,6 +180,67 @@ pub fn parse_list_vec(s: &str) -> Result<Vec<usize>, String> {
     Ok(out)
 }
 
+/// A comma-separated list of numbers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FloatList(pub Vec<f64>);
+
+/// Parses `0.01,0.05,0.1` (clap value parser).
+pub fn parse_floats(s: &str) -> Result<FloatList, String> {
+    let v: Vec<f64> = s
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse::<f64>()
+                .map_err(|_| format!("'{p}' is not a number"))
+        })
+        .collect::<Result<_, _>>()?;
+    if v.is_empty() {
+        return Err("empty list".into());
+    }
+    Ok(FloatList(v))
+}
+
+/// Checks `η` finite and > 0 before any work (the library checks it again).
+pub fn check_lr(lr: f64) -> anyhow::Result<()> {
+    if !(lr.is_finite() && lr > 0.0) {
+        anyhow::bail!(Error::parameter(
+            Param::LearningRate,
+            lr,
+            "the learning rate must be finite and > 0"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the orders before any work: not empty, every `1 <= k <= 32`.
+pub fn check_orders(orders: &[usize]) -> anyhow::Result<()> {
+    if let Some(&k) = orders.iter().find(|&&k| k == 0) {
+        anyhow::bail!(Error::parameter(Param::Orders, k, "orders start at k = 1"));
+    }
+    let max = sgdstab::engine::analysis::MAX_ORDER;
+    if let Some(&k) = orders.iter().find(|&&k| k > max) {
+        anyhow::bail!(Error::parameter(
+            Param::Orders,
+            k,
+            format!("orders above {max} are not supported")
+        ));
+    }
+    Ok(())
+}
+
+/// Checks `B >= 1` before any work (`B <= n` is checked once `n` is known).
+pub fn check_batch(batch: usize) -> anyhow::Result<()> {
+    if batch == 0 {
+        anyhow::bail!(Error::parameter(
+            Param::Batch,
+            0,
+            "the batch size must be >= 1"
+        ));
+    }
+    Ok(())
+}
+
 /// A progress bar on stderr when it is a terminal; silent otherwise.
 pub struct Bar(Option<ProgressBar>);
 
@@ -87,6 +251,11 @@ impl Bar {
             return Bar(None);
         }
         Bar(Some(ProgressBar::hidden()))
+    }
+
+    /// Progress hooks drawing this bar (never cancelled).
+    pub fn hooks(&self) -> Hooks<'_> {
+        Hooks::progress(self)
     }
 }
 
@@ -123,4 +292,50 @@ impl Progress for Bar {
 pub fn write_output(path: &Path, text: &str) -> anyhow::Result<()> {
     sgdstab::io::write_atomic(path, text.as_bytes())?;
     Ok(())
+}
+
+/// The training η and B of an export (meta.json) unless given: the one place these defaults are
+/// filled in (`sobolev`, `simulate`, `generalization`).
+pub fn training_point(
+    meta: &sgdstab::networks::export::ExportMeta,
+    lr: Option<f64>,
+    batch: Option<usize>,
+) -> anyhow::Result<(f64, usize)> {
+    let lr = lr.unwrap_or(meta.lr);
+    let batch = batch.unwrap_or(meta.batch);
+    check_lr(lr)?;
+    check_batch(batch)?;
+    Ok((lr, batch))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        solver: SolverArgs,
+    }
+
+    #[test]
+    fn readable_defaults_equal_the_library_defaults() {
+        let w = Wrap::parse_from(["x"]);
+        assert_eq!(
+            w.solver.lanczos_tol,
+            sgdstab::engine::lanczos::LanczosOptions::default().tolerance
+        );
+        assert_eq!(
+            parse_list_vec(DEFAULT_ORDERS).unwrap(),
+            sgdstab::AnalyzeOptions::default().orders
+        );
+    }
+
+    #[test]
+    fn lists() {
+        assert_eq!(parse_list_vec("1,3..5").unwrap(), vec![1, 3, 4, 5]);
+        assert!(parse_list_vec("3..1").is_err());
+        assert_eq!(parse_floats("0.1, 2").unwrap().0, vec![0.1, 2.0]);
+    }
 }

@@ -1,22 +1,20 @@
-//! `sgdstab demo`: the main job on built-in data, end to end — train a small network to
-//! interpolation, analyze k = 1..4 at the training (η, B), check Section 4, simulate the
-//! linearised dynamics and the escape test, draw the (η, B) stability diagram, and draw Figure 1
-//! in kind from a small sweep.
-//! Everything goes into one output folder.
+//! `sgdstab demo`: the main job on built-in data, end to end ([`sgdstab::networks::pipeline::run_demo`]):
+//! train a small network to interpolation, analyze it at the training (η, B), check Section 4,
+//! simulate the linearised dynamics and the escape test, draw the (η, B) stability diagram, and
+//! draw Figure 1 in kind from a small sweep. This file writes the results into one folder and
+//! prints them.
 
-use super::common::{write_output, Bar};
+use super::common::{check_lr, check_orders, parse_list, write_output, Bar, List, DEFAULT_ORDERS};
 use super::sweep::write_sweep;
-use super::train::{summary, train_network, NetArgs};
-use clap::Parser;
-use sgdstab::analysis::{analyze, AnalyzeOptions};
-use sgdstab::sobolev::{sobolev, SobolevInput};
-use sgdstab::sweep::{sweep, SweepOptions};
-use std::path::PathBuf;
+use super::train::summary;
+use sgdstab::networks::pipeline::{run_demo, Demo, DemoOptions};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 /// Arguments of `demo`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Example:\n  sgdstab demo --out-dir sgdstab-demo --order 1..3")]
 pub struct Args {
     /// Output folder (created if missing).
     #[arg(long = "out-dir", value_name = "DIR", default_value = "sgdstab-demo")]
@@ -32,9 +30,9 @@ pub struct Args {
     /// Batch size B of training and of the analysis.
     #[arg(long = "batch", value_name = "B", default_value_t = 4)]
     batch: usize,
-    /// Orders analyzed.
-    #[arg(long = "order", value_name = "K", default_value = "1..4", value_parser = super::common::parse_list)]
-    order: super::common::List,
+    /// Orders analyzed (those <= 2 are also simulated and drawn in the diagram).
+    #[arg(long = "order", visible_alias = "orders", value_name = "K", default_value = DEFAULT_ORDERS, value_parser = parse_list)]
+    order: List,
     /// Networks per setting in the Figure 1 sweep.
     #[arg(long, value_name = "N", default_value_t = 3)]
     seeds: u64,
@@ -43,159 +41,83 @@ pub struct Args {
     quiet: bool,
 }
 
-/// The network and data of the demo: `train`'s defaults (a 2-torus rotated into R^8, n = 16,
-/// 8-32-1 tanh), so that r <= 16 and the dense T_4 has D = C(19, 4) = 3876.
-fn demo_net() -> NetArgs {
-    #[derive(Parser)]
-    struct Wrap {
-        #[command(flatten)]
-        net: NetArgs,
-    }
-    // invariant: the defaults of NetArgs parse
-    Wrap::parse_from(["demo"]).net
-}
-
 /// Runs `demo`.
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let start = Instant::now();
-    sgdstab::analysis::check_lr(a.lr)?;
-    sgdstab::analysis::check_orders(&a.order.0)?;
-    let net = demo_net();
+    check_lr(a.lr)?;
+    check_orders(&a.order.0)?;
     let dir = &a.out_dir;
+    let net_dir = dir.join("network");
     let bar = Bar::new(a.quiet);
-
-    // 1. train to interpolation and export
-    let t = train_network(&net, a.lr, a.batch, 0, 0, &bar)?;
-    print!("{}", summary(&t));
+    let opts = DemoOptions {
+        lr: a.lr,
+        batch: a.batch,
+        orders: a.order.0.clone(),
+        seeds: a.seeds,
+        ..DemoOptions::default()
+    };
+    let demo = run_demo(&opts, &net_dir, bar.hooks())?;
+    let t = &demo.trained;
+    sgdstab::networks::export::write_export(&net_dir, &t.net, &t.data, &t.per_sample, &t.meta)?;
+    print!("{}", summary(t));
     if !t.run.interpolated() {
         eprintln!("sgdstab: warning: the demo network did not reach interpolation; the analysis below is at a non-minimum");
     }
-    let net_dir = dir.join("network");
-    sgdstab::export::write_export(&net_dir, &t.net, &t.data, &t.per_sample, &t.meta)?;
     println!("  exported to {}\n", net_dir.display());
-
-    // 2. the analysis at the training (η, B)
-    let grads = t.per_sample.gradients()?;
-    // The cone check (Theorem 1's literal condition) converges slowly when the top of the
-    // spectrum is clustered, as here at the edge of stability; 500 iterations keep the demo short
-    // (`sgdstab analyze` runs 5000 by default) and the report says whether it converged.
-    let mut opts = AnalyzeOptions::new(a.lr, a.batch, a.order.0.clone());
-    opts.cone.max_iterations = Some(500);
-    let report = analyze(
-        &grads,
-        &opts,
-        Some(net_dir.join("grads.npy").display().to_string()),
-        &bar,
-    )?;
-    print!("{}", sgdstab::report::text::analysis(&report));
-    write_output(
-        &dir.join("report.json"),
-        &sgdstab::report::to_json(&report)?,
-    )?;
-
-    // 3. Section 4 with the analyzer's verdicts as Theorem 3's premise
-    let inp = SobolevInput {
-        x: &t.data.x,
-        xgrads: &t.per_sample.input_grads,
-        grads: &grads,
-        w1: t.net.w1(),
-        d: t.data.d,
-        m: t.net.architecture().first_width(),
-    };
-    let verdict = |k: usize| report.orders.iter().find(|o| o.k == k).map(|o| o.verdict);
-    let sob = sobolev(
-        &inp,
-        &a.order.0,
-        a.lr,
-        a.batch,
-        &verdict,
-        Some(net_dir.display().to_string()),
-    )?;
-    println!();
-    print!("{}", sgdstab::sobolev::text(&sob));
-    write_output(&dir.join("sobolev.json"), &sgdstab::report::to_json(&sob)?)?;
-
-    // 4. the linearised dynamics by Monte Carlo against ρ_k, and the nonlinear escape test
-    let orders_sim: Vec<usize> = a.order.0.iter().copied().filter(|&k| k <= 2).collect();
-    let mut linear = Vec::new();
-    for &k in &orders_sim {
-        linear.push(sgdstab::simulate::simulate_linear(
-            &grads,
-            &sgdstab::simulate::LinearOptions {
-                lr: a.lr,
-                batch: a.batch,
-                sampling: sgdstab::Sampling::WithoutReplacement,
-                k,
-                paths: 4000,
-                window_start: 100,
-                window_end: 200,
-                seed: 0,
-            },
-        )?);
+    let mut files = write_reports(dir, &demo)?;
+    print_reports(&demo);
+    files.extend(write_sweep(dir, &demo.sweep)?);
+    println!("\nwrote:");
+    for f in files {
+        println!("  {}", f.display());
     }
-    let escape = sgdstab::simulate::escape_test(
-        &t.net,
-        &t.data,
-        &sgdstab::simulate::EscapeOptions {
-            lr: a.lr,
-            batch: a.batch,
-            perturbation: 0.05,
-            steps: 5000,
-            trials: 8,
-            seed: 0,
-        },
-    )?;
-    let sim = sgdstab::simulate::SimulateReport {
-        schema_version: sgdstab::simulate::SIMULATE_SCHEMA_VERSION,
-        command: "simulate",
-        tool_version: env!("CARGO_PKG_VERSION"),
-        input: Some(net_dir.display().to_string()),
-        lr: a.lr,
-        batch: a.batch,
-        sampling: sgdstab::Sampling::WithoutReplacement,
-        seed: 0,
-        analyzer: report
-            .orders
-            .iter()
-            .filter(|o| o.k <= 2)
-            .map(|o| sgdstab::simulate::VerdictSummary {
-                k: o.k,
-                reduced_radius: o.reduced_radius,
-                verdict: o.verdict,
-            })
-            .collect(),
-        linear,
-        escape: Some(escape),
-    };
-    println!();
-    print!("{}", sgdstab::simulate::text(&sim));
-    write_output(&dir.join("simulate.json"), &sgdstab::report::to_json(&sim)?)?;
+    println!(
+        "  {} (grads.npy, xgrads.npy, x.npy, y.npy, outputs.npy, w1.npy, params.npy, meta.json)",
+        net_dir.display()
+    );
+    println!("demo finished in {:.1} s", start.elapsed().as_secs_f64());
+    Ok(ExitCode::SUCCESS)
+}
 
-    // 5. the (η, B) stability diagram: η*_k(B) for k <= 2 over B = 1, 2, 4, …, n (k = 3 has
-    //    D = 816 here and needs a 2448-row companion matrix per batch size, about a minute on
-    //    2 cores: `sgdstab diagram --orders 1..4` does it)
-    let diag_orders: Vec<usize> = a.order.0.iter().copied().filter(|&k| k <= 2).collect();
-    let mut diagram_files = Vec::new();
-    if !diag_orders.is_empty() {
-        let batches: Vec<usize> = std::iter::successors(Some(1usize), |b| Some(b * 2))
-            .take_while(|&b| b <= grads.n())
-            .collect();
-        let dreport = sgdstab::diagram::diagram(
-            &grads,
-            &diag_orders,
-            &batches,
-            sgdstab::Sampling::WithoutReplacement,
-            None,
-            &sgdstab::threshold::ThresholdOptions::default(),
-            Some(net_dir.join("grads.npy").display().to_string()),
-            &bar,
+/// Writes the JSON reports, the diagram's CSV and pictures; returns the files.
+fn write_reports(dir: &Path, demo: &Demo) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for (name, json) in [
+        ("report.json", sgdstab::report::to_json(&demo.analysis)?),
+        ("sobolev.json", sgdstab::report::to_json(&demo.sobolev)?),
+        ("simulate.json", sgdstab::report::to_json(&demo.simulate)?),
+    ] {
+        write_output(&dir.join(name), &json)?;
+        files.push(dir.join(name));
+    }
+    if let Some(d) = &demo.diagram {
+        let fig = sgdstab::plots::diagram::DiagramFigure { report: d };
+        for name in ["stability.png", "stability.svg"] {
+            sgdstab::plots::save(&fig, &dir.join(name))?;
+            files.push(dir.join(name));
+        }
+        write_output(
+            &dir.join("stability.csv"),
+            &sgdstab::threshold::diagram::to_csv(d),
         )?;
-        println!(
-            "
-Stability diagram η*_k(B) (exact; see stability.csv):"
-        );
-        for k in &dreport.orders {
-            let cells: Vec<String> = dreport
+        write_output(&dir.join("stability.json"), &sgdstab::report::to_json(d)?)?;
+        files.push(dir.join("stability.csv"));
+        files.push(dir.join("stability.json"));
+    }
+    Ok(files)
+}
+
+/// The reports as text on stdout.
+fn print_reports(demo: &Demo) {
+    print!("{}", sgdstab::report::text::analysis(&demo.analysis));
+    println!();
+    print!("{}", sgdstab::networks::sobolev::text(&demo.sobolev));
+    println!();
+    print!("{}", sgdstab::networks::simulate::text(&demo.simulate));
+    if let Some(d) = &demo.diagram {
+        println!("\nStability diagram η*_k(B) (exact; see stability.csv):");
+        for k in &d.orders {
+            let cells: Vec<String> = d
                 .rows
                 .iter()
                 .filter(|row| row.k == *k)
@@ -210,40 +132,9 @@ Stability diagram η*_k(B) (exact; see stability.csv):"
                 .collect();
             println!("  k={k}: {}", cells.join(", "));
         }
-        let fig = sgdstab::plots::diagram::DiagramFigure { report: &dreport };
-        for name in ["stability.png", "stability.svg"] {
-            sgdstab::plots::save(&fig, &dir.join(name))?;
-            diagram_files.push(dir.join(name));
-        }
-        write_output(
-            &dir.join("stability.csv"),
-            &sgdstab::diagram::to_csv(&dreport),
-        )?;
-        write_output(
-            &dir.join("stability.json"),
-            &sgdstab::report::to_json(&dreport)?,
-        )?;
-        diagram_files.push(dir.join("stability.csv"));
-        diagram_files.push(dir.join("stability.json"));
     }
-
-    // 6. Figure 1 in kind: a small sweep over η (B fixed) and over B (η fixed)
-    let sw = SweepOptions {
-        data: net.spec(),
-        architecture: t.net.architecture().clone(),
-        lrs: vec![0.02, 0.05, 0.1, 0.2, 0.3],
-        fixed_batch: a.batch,
-        batches: vec![1, 2, 4, 8, 16],
-        fixed_lr: a.lr,
-        seeds: (0..a.seeds).collect(),
-        max_iterations: net.max_iter,
-        loss_threshold: net.loss_threshold,
-        checkpoints: sgdstab::training::TABLE1_CHECKPOINTS.to_vec(),
-    };
-    let sweep_report = sweep(&sw, &bar)?;
-    let files = write_sweep(dir, &sweep_report)?;
-    println!("\nFigure 1 in kind ({} networks):", sweep_report.runs.len());
-    for c in &sweep_report.correlations {
+    println!("\nFigure 1 in kind ({} networks):", demo.sweep.runs.len());
+    for c in &demo.sweep.correlations {
         println!(
             "  {:?}: Pearson r(g_W, g_x) = {} over {} interpolated runs",
             c.panel,
@@ -251,22 +142,4 @@ Stability diagram η*_k(B) (exact; see stability.csv):"
             c.runs
         );
     }
-    println!("\nwrote:");
-    for f in [
-        dir.join("report.json"),
-        dir.join("sobolev.json"),
-        dir.join("simulate.json"),
-    ]
-    .into_iter()
-    .chain(diagram_files)
-    .chain(files)
-    {
-        println!("  {}", f.display());
-    }
-    println!(
-        "  {} (grads.npy, xgrads.npy, x.npy, y.npy, outputs.npy, w1.npy, params.npy, meta.json)",
-        net_dir.display()
-    );
-    println!("demo finished in {:.1} s", start.elapsed().as_secs_f64());
-    Ok(ExitCode::SUCCESS)
 }

@@ -1,47 +1,31 @@
 //! `sgdstab generalization`: Theorems 6 and 7 (eqs. 26, 27) on an exported network against the
 //! measured test error and sensitivity.
 
-use super::common::{parse_list, write_output, Bar, List};
-use sgdstab::analysis::{analyze, AnalyzeOptions};
-use sgdstab::datasets::Distribution;
+use super::common::{
+    check_orders, check_plots, parse_floats, parse_list, training_point, Bar, FloatList, List,
+    OutputArgs, DEFAULT_ORDERS,
+};
 use sgdstab::generalization::{
     generalization, DeltaGrid, GeneralizationOptions, ProbeOptions, SectionFiveInput,
 };
-use sgdstab::Verdict;
+use sgdstab::networks::datasets::Distribution;
+use sgdstab::{AnalyzeOptions, Problem, ProblemOptions, Verdict};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// A comma-separated list of radii.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Radii(pub Vec<f64>);
-
-/// Parses [`Radii`] (clap value parser).
-fn parse_deltas(s: &str) -> Result<Radii, String> {
-    let v: Vec<f64> = s
-        .split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            p.parse::<f64>()
-                .map_err(|_| format!("'{p}' is not a number"))
-        })
-        .collect::<Result<_, _>>()?;
-    if v.is_empty() {
-        return Err("empty list".into());
-    }
-    Ok(Radii(v))
-}
-
 /// Arguments of `generalization`.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Example:\n  sgdstab generalization net --order 1..3 --plot bounds.svg --out bounds.json"
+)]
 pub struct Args {
     /// The folder written by `sgdstab train --export DIR` (its meta.json must name a built-in
     /// data set: the test set is regenerated from it).
     #[arg(value_name = "DIR")]
     dir: PathBuf,
     /// Orders k >= 1: a list (1,2) or an inclusive range (1..3).
-    #[arg(long = "order", visible_alias = "orders", value_name = "K", default_value = "1,2", value_parser = parse_list)]
+    #[arg(long = "order", visible_alias = "orders", value_name = "K", default_value = DEFAULT_ORDERS, value_parser = parse_list)]
     order: List,
     /// Test points drawn i.i.d. from the data set's distribution (independent stream of its
     /// seed); ignored for iris, whose test set is every held-out row.
@@ -52,8 +36,8 @@ pub struct Args {
     #[arg(long = "grid", value_name = "COUNT", default_value_t = 24)]
     grid: usize,
     /// Explicit radii δ instead of the grid, e.g. 0.01,0.05,0.1.
-    #[arg(long = "deltas", value_name = "LIST", value_parser = parse_deltas, allow_negative_numbers = true)]
-    deltas: Option<Radii>,
+    #[arg(long = "deltas", value_name = "LIST", value_parser = parse_floats, allow_negative_numbers = true)]
+    deltas: Option<FloatList>,
     /// Random directions per training point and radius (for C and the sensitivity).
     #[arg(long = "samples", value_name = "N", default_value_t = 16)]
     samples: usize,
@@ -72,15 +56,11 @@ pub struct Args {
     /// Do not run the analyzer for the premise (k-th order stability).
     #[arg(long = "no-stability")]
     no_stability: bool,
-    /// Print one JSON document on stdout instead of the text.
-    #[arg(long)]
-    json: bool,
-    /// Also write the JSON report to this file (atomically).
-    #[arg(long, value_name = "PATH")]
-    out: Option<PathBuf>,
-    /// Draw bound vs δ with the measurements (.svg or .png), atomically.
-    #[arg(long, value_name = "PATH")]
-    plot: Option<PathBuf>,
+    #[command(flatten)]
+    output: OutputArgs,
+    /// Draw bound vs δ with the measurements, `.svg` or `.png` (repeat for both), atomically.
+    #[arg(long, value_name = "FILE.{svg,png}")]
+    plot: Vec<PathBuf>,
     /// Exit with code 1 if a measured value exceeds its bound while the premise holds.
     #[arg(long)]
     strict: bool,
@@ -91,19 +71,12 @@ pub struct Args {
 
 /// Runs `generalization`.
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
-    sgdstab::analysis::check_orders(&a.order.0)?;
+    check_orders(&a.order.0)?;
     if let Some(lr) = a.lr {
-        sgdstab::analysis::check_lr(lr)?;
+        super::common::check_lr(lr)?;
     }
-    if let Some(p) = &a.plot {
-        sgdstab::plots::ImageFormat::from_path(p).map_err(|_| {
-            sgdstab::Error::parameter(
-                "--plot",
-                p.display(),
-                "the image file must end in .svg or .png",
-            )
-        })?;
-    }
+    check_plots(&a.plot)?;
+    a.output.check(Some("--plot"))?;
     let opts = GeneralizationOptions {
         orders: a.order.0.clone(),
         deltas: match &a.deltas {
@@ -117,12 +90,12 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         },
     };
     opts.check()?;
-    let ex = sgdstab::export::read_export(&a.dir)?;
+    let ex = sgdstab::networks::export::read_export(&a.dir)?;
     let spec = ex.meta.dataset_spec.ok_or_else(|| sgdstab::Error::InvalidInput {
         context: a.dir.join("meta.json").display().to_string(),
         message: "no dataset_spec: the test set is regenerated from a built-in data set's seed, and this export names none".into(),
     })?;
-    if spec.kind != sgdstab::datasets::DatasetKind::Iris && spec.dim != ex.d() {
+    if spec.kind != sgdstab::networks::datasets::DatasetKind::Iris && spec.dim != ex.d() {
         anyhow::bail!(sgdstab::Error::InvalidInput {
             context: a.dir.join("meta.json").display().to_string(),
             message: format!(
@@ -132,8 +105,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             ),
         });
     }
-    let lr = a.lr.unwrap_or(ex.meta.lr);
-    let batch = a.batch.unwrap_or(ex.meta.batch);
+    let (lr, batch) = training_point(&ex.meta, a.lr, a.batch)?;
     sgdstab::BatchModel::new(ex.n(), batch, sgdstab::Sampling::WithoutReplacement)?;
     let dist = Distribution::new(&spec)?;
     let test = dist.test_set(a.test_n)?;
@@ -142,10 +114,24 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let bar = Bar::new(a.quiet);
     let mut verdicts: BTreeMap<usize, Verdict> = BTreeMap::new();
     if !a.no_stability {
-        let aopts = AnalyzeOptions::new(lr, batch, a.order.0.clone());
-        let rep = analyze(&ex.grads, &aopts, None, &bar).map_err(|e| {
+        let premise = || -> sgdstab::Result<_> {
+            let max_order = a.order.0.iter().copied().max().unwrap_or(1);
+            let p = Problem::from_gradients(
+                &ex.grads,
+                &ProblemOptions::default().max_order(max_order),
+                bar.hooks(),
+            )?;
+            p.analyze(
+                lr,
+                batch,
+                &AnalyzeOptions::default().orders(a.order.0.clone()),
+                bar.hooks(),
+            )
+        };
+        let rep = premise().map_err(|e| {
             anyhow::anyhow!(
-                "{e} (the premise of Theorems 6 and 7 needs the analyzer; --no-stability skips it)"
+                "{} (the premise of Theorems 6 and 7 needs the analyzer; --no-stability skips it)",
+                super::flags::render(&e)
             )
         })?;
         for o in &rep.orders {
@@ -174,21 +160,15 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             ex.meta.final_loss
         );
     }
-    if let Some(p) = &a.plot {
+    for p in &a.plot {
         let fig = sgdstab::plots::generalization::GeneralizationFigure {
             report: &report,
             title: format!("{} — {}", report.dataset, ex.meta.architecture_text),
         };
         sgdstab::plots::save(&fig, p)?;
     }
-    if let Some(out) = &a.out {
-        write_output(out, &json)?;
-    }
-    if a.json {
-        print!("{json}");
-    } else {
-        print!("{}", sgdstab::generalization::text(&report));
-    }
+    a.output
+        .emit(&json, || sgdstab::generalization::text(&report))?;
     if a.strict && !report.ok {
         return Ok(ExitCode::from(1));
     }

@@ -4,6 +4,7 @@ mod analyze;
 mod common;
 mod demo;
 mod diagram;
+pub mod flags;
 mod generalization;
 mod simulate;
 mod sobolev;
@@ -17,7 +18,13 @@ use std::process::ExitCode;
 
 /// Exact linear stability of SGD (Ma & Ying, NeurIPS 2021).
 #[derive(Debug, Parser)]
-#[command(name = "sgdstab", version, about, long_about = None)]
+#[command(
+    name = "sgdstab",
+    version,
+    about,
+    long_about = None,
+    after_help = "Reports: --json prints one JSON document on stdout, --out FILE writes it; pictures go to --plot FILE (.svg/.png, repeatable), tables to --csv FILE; `sweep` and `demo` write a folder (--out-dir DIR). A GRADS argument of - reads standard input.\n\nExample:\n  sgdstab analyze grads.npy --lr 0.1 --batch 4 --order 1,2"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -32,7 +39,7 @@ enum Command {
     /// implied by Theorem 2 and Corollary 1.
     Threshold(threshold::Args),
     /// The (η, B) stability diagram: η*_k(B) per order with the Theorem 2 / Corollary 1 limits,
-    /// as SVG/PNG plus CSV and JSON tables.
+    /// as a table, JSON, CSV and SVG/PNG.
     Diagram(diagram::Args),
     /// Property-based check of the paper's implications on random gradient sets (exit 1 on a
     /// counterexample, with the seed that reproduces it).
@@ -52,8 +59,9 @@ enum Command {
     /// Section 5 on an exported network: Theorem 6 (eq. 26) term by term over a grid of δ
     /// against the measured test error, Theorem 7 (eq. 27) against the measured sensitivity.
     Generalization(generalization::Args),
-    /// The main job on built-in data: train a small network to interpolation, analyze k = 1..4,
-    /// run the Section 4 checks and the simulation, draw Figure 1 in kind, all into one folder.
+    /// The main job on built-in data: train a small network to interpolation, analyze it, run the
+    /// Section 4 checks, the simulation and the (η, B) diagram, draw Figure 1 in kind, all into
+    /// one folder.
     Demo(demo::Args),
 }
 

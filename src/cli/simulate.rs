@@ -1,17 +1,19 @@
 //! `sgdstab simulate`: Monte Carlo of the linearised dynamics (eq. 12) against ρ_k, and a
 //! nonlinear escape test next to the analyzer's verdict.
 
-use super::common::{parse_list, write_output, Bar, List};
-use sgdstab::analysis::{analyze, AnalyzeOptions};
-use sgdstab::simulate::{
-    escape_test, simulate_linear, EscapeOptions, LinearOptions, SimulateReport, VerdictSummary,
+use super::common::{
+    check_batch, check_orders, parse_list, training_point, Bar, List, OutputArgs, DEFAULT_ORDERS,
 };
-use sgdstab::Sampling;
+use sgdstab::networks::pipeline::{simulate_report, SimulateSettings};
+use sgdstab::{AnalyzeOptions, Error, Param, Problem, ProblemOptions, Sampling};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Arguments of `simulate`.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Example:\n  sgdstab simulate net --order 1,2 --paths 4000 --steps 200 --json"
+)]
 pub struct Args {
     /// An export folder of `sgdstab train --export` (linear simulation and escape test), or a
     /// gradient file (linear simulation only).
@@ -24,7 +26,7 @@ pub struct Args {
     #[arg(long = "batch", value_name = "B")]
     batch: Option<usize>,
     /// Orders k to simulate.
-    #[arg(long = "order", visible_alias = "orders", value_name = "K", default_value = "1,2", value_parser = parse_list)]
+    #[arg(long = "order", visible_alias = "orders", value_name = "K", default_value = DEFAULT_ORDERS, value_parser = parse_list)]
     order: List,
     /// Sampling scheme: without (default) or with replacement.
     #[arg(long, value_name = "SCHEME", default_value = "without")]
@@ -50,12 +52,8 @@ pub struct Args {
     /// Seed.
     #[arg(long, value_name = "SEED", default_value_t = 0)]
     seed: u64,
-    /// Print one JSON document on stdout instead of the text.
-    #[arg(long)]
-    json: bool,
-    /// Also write the JSON report to this file (atomically).
-    #[arg(long, value_name = "PATH")]
-    out: Option<PathBuf>,
+    #[command(flatten)]
+    output: OutputArgs,
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
@@ -63,12 +61,16 @@ pub struct Args {
 
 /// Runs `simulate`.
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
-    sgdstab::analysis::check_orders(&a.order.0)?;
+    check_orders(&a.order.0)?;
     if let Some(lr) = a.lr {
-        sgdstab::analysis::check_lr(lr)?;
+        super::common::check_lr(lr)?;
     }
+    if let Some(b) = a.batch {
+        check_batch(b)?;
+    }
+    a.output.check(None)?;
     let export = if a.input.is_dir() {
-        Some(sgdstab::export::read_export(&a.input)?)
+        Some(sgdstab::networks::export::read_export(&a.input)?)
     } else {
         None
     };
@@ -76,108 +78,72 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         Some(e) => e.grads.clone(),
         None => sgdstab::io::read_gradients(&a.input)?,
     };
-    let lr = match (a.lr, &export) {
-        (Some(v), _) => v,
-        (None, Some(e)) => e.meta.lr,
-        (None, None) => anyhow::bail!(sgdstab::Error::parameter(
-            "--lr",
-            "(none)",
-            "give the learning rate for a gradient file"
-        )),
+    let (lr, batch) = match &export {
+        Some(e) => training_point(&e.meta, a.lr, a.batch)?,
+        None => (
+            a.lr.ok_or_else(|| {
+                Error::parameter(
+                    Param::LearningRate,
+                    "(none)",
+                    "give the learning rate for a gradient file",
+                )
+            })?,
+            a.batch.ok_or_else(|| {
+                Error::parameter(
+                    Param::Batch,
+                    "(none)",
+                    "give the batch size for a gradient file",
+                )
+            })?,
+        ),
     };
-    let batch = match (a.batch, &export) {
-        (Some(v), _) => v,
-        (None, Some(e)) => e.meta.batch,
-        (None, None) => anyhow::bail!(sgdstab::Error::parameter(
-            "--batch",
-            "(none)",
-            "give the batch size for a gradient file"
-        )),
-    };
-    if a.batch == Some(0) {
-        anyhow::bail!(sgdstab::Error::parameter(
-            "--batch",
-            0,
-            "the batch size must be >= 1"
-        ));
-    }
     sgdstab::BatchModel::new(grads.n(), batch, a.sampling)?;
     let t1 = a.steps;
     let t0 = a.window_start.unwrap_or(t1 / 2);
     if t1 == 0 || t0 >= t1 {
-        anyhow::bail!(sgdstab::Error::parameter(
-            "--steps",
+        anyhow::bail!(Error::parameter(
+            Param::Steps,
             t1,
             format!("need steps > window start ({t0})")
         ));
     }
     let bar = Bar::new(a.quiet);
-    let opts = AnalyzeOptions {
-        sampling: a.sampling,
-        ..AnalyzeOptions::new(lr, batch, a.order.0.clone())
-    };
-    let rep = analyze(&grads, &opts, None, &bar)?;
-    let analyzer: Vec<VerdictSummary> = rep
-        .orders
-        .iter()
-        .map(|o| VerdictSummary {
-            k: o.k,
-            reduced_radius: o.reduced_radius,
-            verdict: o.verdict,
-        })
-        .collect();
-    let mut linear = Vec::new();
-    for &k in &rep.orders.iter().map(|o| o.k).collect::<Vec<_>>() {
-        linear.push(simulate_linear(
-            &grads,
-            &LinearOptions {
-                lr,
-                batch,
-                sampling: a.sampling,
-                k,
-                paths: a.paths,
-                window_start: t0,
-                window_end: t1,
-                seed: a.seed,
-            },
-        )?);
-    }
-    let escape = match &export {
-        Some(e) if a.sampling == Sampling::WithoutReplacement => Some(escape_test(
-            &e.network()?,
-            &e.dataset()?,
-            &EscapeOptions {
-                lr,
-                batch,
-                perturbation: a.perturbation,
-                steps: a.escape_steps,
-                trials: a.trials,
-                seed: a.seed,
-            },
-        )?),
-        _ => None,
-    };
-    let report = SimulateReport {
-        schema_version: sgdstab::simulate::SIMULATE_SCHEMA_VERSION,
-        command: "simulate",
-        tool_version: env!("CARGO_PKG_VERSION"),
-        input: Some(a.input.display().to_string()),
+    let max_order = a.order.0.iter().copied().max().unwrap_or(1);
+    let problem = Problem::from_gradients(
+        &grads,
+        &ProblemOptions::default()
+            .sampling(a.sampling)
+            .max_order(max_order),
+        bar.hooks(),
+    )?;
+    let analysis = problem.analyze(
         lr,
         batch,
-        sampling: a.sampling,
-        seed: a.seed,
-        analyzer,
-        linear,
-        escape,
+        &AnalyzeOptions::default().orders(a.order.0.clone()),
+        bar.hooks(),
+    )?;
+    let network = match &export {
+        Some(e) => Some((e.network()?, e.dataset()?)),
+        None => None,
     };
+    let report = simulate_report(
+        &grads,
+        network.as_ref().map(|(n, d)| (n, d)),
+        &SimulateSettings {
+            lr,
+            batch,
+            sampling: a.sampling,
+            orders: a.order.0.clone(),
+            paths: a.paths,
+            window: (t0, t1),
+            escape: (a.perturbation, a.escape_steps, a.trials),
+            seed: a.seed,
+        },
+        &analysis,
+        Some(a.input.display().to_string()),
+    )?;
     let json = sgdstab::report::to_json(&report)?;
-    if let Some(out) = &a.out {
-        write_output(out, &json)?;
-    }
-    if a.json {
-        print!("{json}");
-    } else {
-        print!("{}", sgdstab::simulate::text(&report));
-    }
+    a.output
+        .emit(&json, || sgdstab::networks::simulate::text(&report))?;
     Ok(ExitCode::SUCCESS)
 }

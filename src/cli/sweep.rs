@@ -1,34 +1,16 @@
 //! `sgdstab sweep`: Figure 1 and Table 1 in kind.
 
-use super::common::{parse_list, write_output, Bar, List};
+use super::common::{parse_floats, parse_list, write_output, Bar, FloatList, List, OutputArgs};
 use super::train::NetArgs;
-use sgdstab::sweep::{scatter, sweep, Panel, SweepOptions, SweepReport};
+use sgdstab::networks::sweep::{scatter, sweep, Panel, SweepOptions, SweepReport};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// A comma-separated list of positive numbers.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FloatList(pub Vec<f64>);
-
-/// Parses `0.01,0.05,0.1` (clap value parser).
-pub fn parse_floats(s: &str) -> Result<FloatList, String> {
-    let v: Vec<f64> = s
-        .split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            p.parse::<f64>()
-                .map_err(|_| format!("'{p}' is not a number"))
-        })
-        .collect::<Result<_, _>>()?;
-    if v.is_empty() {
-        return Err("empty list".into());
-    }
-    Ok(FloatList(v))
-}
-
 /// Arguments of `sweep`.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Example:\n  sgdstab sweep --lrs 0.02,0.1,0.3 --batches 1,4,16 --seeds 3 --out-dir sweep"
+)]
 pub struct Args {
     #[command(flatten)]
     net: NetArgs,
@@ -58,9 +40,8 @@ pub struct Args {
     /// Output folder for sweep.json and the scatter plots (PNG + SVG).
     #[arg(long = "out-dir", value_name = "DIR", default_value = "sgdstab-sweep")]
     out_dir: PathBuf,
-    /// Print sweep.json on stdout instead of the text.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    output: OutputArgs,
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
@@ -96,11 +77,12 @@ pub fn write_sweep(dir: &Path, report: &SweepReport) -> anyhow::Result<Vec<PathB
 
 /// Runs `sweep`.
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
+    a.output.check(Some("--out-dir"))?;
     let spec = a.net.spec();
-    let data = sgdstab::datasets::generate(&spec)?;
+    let data = sgdstab::networks::datasets::generate(&spec.data)?;
     let opts = SweepOptions {
-        data: spec,
-        architecture: a.net.architecture(data.d)?,
+        data: spec.data,
+        architecture: spec.architecture(data.d)?,
         lrs: a.lrs.0.clone(),
         fixed_batch: a.batch,
         batches: a.batches.0.clone(),
@@ -110,18 +92,18 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         loss_threshold: a.net.loss_threshold,
         checkpoints: a.checkpoints.0.clone(),
     };
-    sgdstab::sweep::check_options(&opts)?;
+    sgdstab::networks::sweep::check_options(&opts)?;
     let bar = Bar::new(a.quiet);
     let report = sweep(&opts, &bar)?;
     let files = write_sweep(&a.out_dir, &report)?;
-    if a.json {
-        print!("{}", sgdstab::report::to_json(&report)?);
-    } else {
-        print!("{}", sgdstab::sweep::text(&report));
-        println!("\nwrote:");
-        for f in files {
-            println!("  {}", f.display());
+    let json = sgdstab::report::to_json(&report)?;
+    a.output.emit(&json, || {
+        let mut s = sgdstab::networks::sweep::text(&report);
+        s.push_str("\nwrote:\n");
+        for f in &files {
+            s.push_str(&format!("  {}\n", f.display()));
         }
-    }
+        s
+    })?;
     Ok(ExitCode::SUCCESS)
 }

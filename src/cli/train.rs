@@ -1,13 +1,13 @@
 //! `sgdstab train`: train a small network to interpolation and export its gradients.
 
-use super::common::{parse_list, Bar, List};
-use sgdstab::datasets::{DatasetKind, DatasetSpec};
-use sgdstab::network::{Activation, Architecture, Mlp};
-use sgdstab::training::{TrainOptions, TrainingRun};
+use super::common::{parse_list, write_output, Bar, List};
+use sgdstab::networks::datasets::{DatasetKind, DatasetSpec};
+use sgdstab::networks::network::Activation;
+use sgdstab::networks::pipeline::{train_network, NetworkSpec, Trained};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Network, data and SGD settings shared by `train`, `sweep` and `demo`.
+/// Network, data and SGD settings shared by `train` and `sweep`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct NetArgs {
     /// Built-in data set: circle, torus (manifolds rotated into R^d), thick-torus (the torus plus
@@ -30,36 +30,41 @@ pub struct NetArgs {
     #[arg(long, value_name = "NAME", default_value = "tanh")]
     pub activation: Activation,
     /// Iteration limit of SGD.
-    #[arg(long = "max-iter", value_name = "N", default_value_t = sgdstab::training::DEFAULT_MAX_ITERATIONS)]
+    #[arg(long = "max-iter", value_name = "N", default_value_t = sgdstab::networks::training::DEFAULT_MAX_ITERATIONS)]
     pub max_iter: usize,
     /// Interpolation threshold on the training loss (1/2n) Σ (f − y)².
-    #[arg(long = "loss-threshold", value_name = "L", default_value_t = sgdstab::training::DEFAULT_LOSS_THRESHOLD, allow_negative_numbers = true)]
+    #[arg(
+        long = "loss-threshold",
+        value_name = "L",
+        default_value = "1e-12",
+        allow_negative_numbers = true
+    )]
     pub loss_threshold: f64,
 }
 
 impl NetArgs {
-    /// The data set specification.
-    pub fn spec(&self) -> DatasetSpec {
-        DatasetSpec {
-            kind: self.dataset,
-            n: self.n,
-            dim: self.dim,
-            seed: self.data_seed,
+    /// The library's network specification.
+    pub fn spec(&self) -> NetworkSpec {
+        NetworkSpec {
+            data: DatasetSpec {
+                kind: self.dataset,
+                n: self.n,
+                dim: self.dim,
+                seed: self.data_seed,
+            },
+            hidden: self.hidden.0.clone(),
+            activation: self.activation,
+            max_iterations: self.max_iter,
+            loss_threshold: self.loss_threshold,
         }
-    }
-
-    /// The architecture for inputs of dimension `d`.
-    pub fn architecture(&self, d: usize) -> anyhow::Result<Architecture> {
-        Ok(Architecture::new(
-            d,
-            self.hidden.0.clone(),
-            self.activation,
-        )?)
     }
 }
 
 /// Arguments of `train`.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Example:\n  sgdstab train --dataset torus --n 16 --lr 0.1 --batch 4 --export net"
+)]
 pub struct Args {
     #[command(flatten)]
     net: NetArgs,
@@ -89,50 +94,12 @@ pub struct Args {
     /// Print meta.json on stdout instead of the summary.
     #[arg(long)]
     json: bool,
+    /// Also write meta.json to this file (atomically).
+    #[arg(long, value_name = "FILE.json")]
+    out: Option<PathBuf>,
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
-}
-
-/// A trained network with everything needed to export it.
-pub struct Trained {
-    pub net: Mlp,
-    pub data: sgdstab::datasets::Dataset,
-    pub run: TrainingRun,
-    pub meta: sgdstab::export::ExportMeta,
-    pub per_sample: sgdstab::network::PerSample,
-}
-
-/// Trains on the data set of `net` with `(lr, batch)`.
-pub fn train_network(
-    net: &NetArgs,
-    lr: f64,
-    batch: usize,
-    seed: u64,
-    sgd_seed: u64,
-    bar: &Bar,
-) -> anyhow::Result<Trained> {
-    sgdstab::analysis::check_lr(lr)?;
-    let spec = net.spec();
-    let data = sgdstab::datasets::generate(&spec)?;
-    let arch = net.architecture(data.d)?;
-    let mut model = Mlp::init(arch, seed);
-    let opts = TrainOptions {
-        max_iterations: net.max_iter,
-        loss_threshold: net.loss_threshold,
-        seed: sgd_seed,
-        ..TrainOptions::new(lr, batch)
-    };
-    let run = sgdstab::training::train(&mut model, &data, &opts, bar)?;
-    let per_sample = model.per_sample(&data.x, data.n);
-    let meta = sgdstab::export::ExportMeta::new(&model, &data, Some(spec), seed, &run);
-    Ok(Trained {
-        net: model,
-        data,
-        run,
-        meta,
-        per_sample,
-    })
 }
 
 /// One paragraph about a training run.
@@ -152,15 +119,15 @@ pub fn summary(t: &Trained) -> String {
         m.final_loss
     );
     match t.run.stop {
-        sgdstab::training::Stop::Interpolated => s.push_str(&format!(
+        sgdstab::networks::training::Stop::Interpolated => s.push_str(&format!(
             "  interpolation reached (loss < {:.0e})\n",
             m.loss_threshold
         )),
-        sgdstab::training::Stop::MaxIterations => s.push_str(&format!(
+        sgdstab::networks::training::Stop::MaxIterations => s.push_str(&format!(
             "  WARNING: interpolation NOT reached: loss {:.3e} >= threshold {:.0e} after the iteration limit (raise --max-iter or change --lr)\n",
             m.final_loss, m.loss_threshold
         )),
-        sgdstab::training::Stop::Diverged => s.push_str(&format!(
+        sgdstab::networks::training::Stop::Diverged => s.push_str(&format!(
             "  WARNING: SGD DIVERGED at iteration {} (loss {:.3e}): η = {} is above the edge of stability for this network\n",
             m.iterations, m.final_loss, m.lr
         )),
@@ -176,18 +143,26 @@ pub fn summary(t: &Trained) -> String {
 
 /// Runs `train`.
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
+    if let Some(out) = &a.out {
+        if sgdstab::plots::ImageFormat::from_path(out).is_ok() {
+            anyhow::bail!(
+                "--out = {}: --out writes the JSON report; this command draws no picture",
+                out.display()
+            );
+        }
+    }
     let bar = Bar::new(a.quiet);
     let t = train_network(
-        &a.net,
+        &a.net.spec(),
         a.lr,
         a.batch,
         a.seed,
         a.sgd_seed.unwrap_or(a.seed),
         &bar,
     )?;
-    if t.run.stop == sgdstab::training::Stop::Diverged {
+    if t.run.stop == sgdstab::networks::training::Stop::Diverged {
         anyhow::bail!(sgdstab::Error::parameter(
-            "--lr",
+            sgdstab::Param::LearningRate,
             a.lr,
             format!(
                 "SGD diverged at iteration {} (loss {:.3e}): the learning rate is above the edge of stability for this network; nothing exported",
@@ -196,15 +171,19 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         ));
     }
     if let Some(dir) = &a.export {
-        sgdstab::export::write_export(dir, &t.net, &t.data, &t.per_sample, &t.meta)?;
+        sgdstab::networks::export::write_export(dir, &t.net, &t.data, &t.per_sample, &t.meta)?;
+    }
+    let json = sgdstab::report::to_json(&t.meta)?;
+    if let Some(out) = &a.out {
+        write_output(out, &json)?;
     }
     if a.json {
-        print!("{}", sgdstab::report::to_json(&t.meta)?);
+        print!("{json}");
     } else {
         print!("{}", summary(&t));
         if let Some(dir) = &a.export {
             println!(
-                "  exported to {} (analyze with: sgdstab analyze {} --lr {} --batch {} --order 1..4)",
+                "  exported to {} (analyze with: sgdstab analyze {} --lr {} --batch {} --order 1,2)",
                 dir.display(),
                 dir.join("grads.npy").display(),
                 t.meta.lr,
@@ -223,4 +202,23 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        net: NetArgs,
+    }
+
+    #[test]
+    fn flag_defaults_are_the_library_defaults() {
+        // `demo` uses the library's NetworkSpec::default(); `train` and `sweep` these flags
+        let net = Wrap::parse_from(["train"]).net;
+        assert_eq!(net.spec(), NetworkSpec::default());
+    }
 }

@@ -1,9 +1,8 @@
 //! `sgdstab verify`.
 
-use super::common::{parse_list, write_output, Bar, List};
+use super::common::{check_orders, parse_list, Bar, List, OutputArgs, DEFAULT_ORDERS};
 use sgdstab::verify::{verify, VerifyOptions};
 use sgdstab::Sampling;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Which sampling schemes to check.
@@ -19,6 +18,7 @@ pub enum SamplingChoice {
 
 /// Arguments of `verify`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Example:\n  sgdstab verify --cases 300 --seed 1000 --order 1..4")]
 pub struct Args {
     /// Number of random cases.
     #[arg(long, value_name = "N", default_value_t = 50)]
@@ -27,17 +27,13 @@ pub struct Args {
     #[arg(long, value_name = "S", default_value_t = 0)]
     seed: u64,
     /// Orders k >= 1: a list (1,2,3) or an inclusive range (1..4).
-    #[arg(long = "orders", visible_alias = "order", value_name = "K", default_value = "1..4", value_parser = parse_list)]
+    #[arg(long = "order", visible_alias = "orders", value_name = "K", default_value = DEFAULT_ORDERS, value_parser = parse_list)]
     orders: List,
     /// Sampling schemes.
     #[arg(long, value_enum, value_name = "SCHEME", default_value = "both")]
     sampling: SamplingChoice,
-    /// Print one JSON document on stdout instead of the table.
-    #[arg(long)]
-    json: bool,
-    /// Also write the JSON report to this file (atomically).
-    #[arg(long, value_name = "PATH")]
-    out: Option<PathBuf>,
+    #[command(flatten)]
+    output: OutputArgs,
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
@@ -45,10 +41,11 @@ pub struct Args {
 
 /// Runs `verify`: exit 1 if a counterexample is found.
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
-    sgdstab::analysis::check_orders(&a.orders.0)?;
+    check_orders(&a.orders.0)?;
+    a.output.check(None)?;
     if a.cases == 0 {
         anyhow::bail!(sgdstab::Error::parameter(
-            "--cases",
+            sgdstab::Param::Cases,
             0,
             "give at least one case"
         ));
@@ -67,14 +64,8 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let bar = Bar::new(a.quiet);
     let report = verify(&opts, &bar)?;
     let json = sgdstab::report::to_json(&report)?;
-    if let Some(out) = &a.out {
-        write_output(out, &json)?;
-    }
-    if a.json {
-        print!("{json}");
-    } else {
-        print!("{}", sgdstab::report::threshold::verify(&report));
-    }
+    a.output
+        .emit(&json, || sgdstab::report::threshold::verify(&report))?;
     Ok(if report.counterexamples.is_empty() {
         ExitCode::SUCCESS
     } else {

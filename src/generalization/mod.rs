@@ -9,7 +9,7 @@
 //! learning rate `η` and batch size `B` of training, orders `k`, and a grid of radii `δ`.
 //! With `S_k = (2nw/B)^{1/(2k)} sqrt(2B/η)` (Theorem 5's factor, as printed in the paper) and
 //! `N_k = ‖(W_1*)ᵀ‖_{2k}` taken at the **upper** end of its bracket
-//! ([`crate::matrix_norm::bracket`]; exact for `k = 1`), so that the printed bounds are never
+//! ([`crate::networks::matrix_norm::bracket`]; exact for `k = 1`), so that the printed bounds are never
 //! smaller than with the true norm:
 //!
 //! ```text
@@ -26,7 +26,7 @@
 //! | `δ_approx` | `δ ‖W_1*‖_2 / min_i ‖x_i‖_2` (Theorems 6 and 7) | exact |
 //! | `C` (Def. 1) at `δ_approx` | `c_ratio` = the largest `‖∇_W f(x_i, W')‖_{2k} / (‖∇_W f(x_i, W*)‖_{2k} + 1)` over all `i` and sampled `W'` with `‖W' − W*‖_2 <= δ'` for every grid radius `δ' <= δ_approx` ([`probe::probe_parameter_gradient`]: random points on the sphere and a projected-ascent chain); `C = max(1, c_ratio)` | **lower** estimate of the smallest valid `C` (a sampled supremum; not a certificate). The floor 1 is the value for models whose parameter gradient does not move (linear models, where Definition 1 holds with `C = 1`); the ratio at `W' = W*` alone is `‖a_i‖/(‖a_i‖ + 1) < 1`, which only reflects the `+1` slack of eq. (8) |
 //! | `M₁` | `max(|f|, |f*|)` over training ∪ test points | empirical (lower) estimate of the supremum over the support |
-//! | `M₂` | closed form from the data set's definition ([`crate::datasets::Distribution::gradient_bound`]); when unknown (Iris), the largest difference quotient `|y_a − y_b| / ‖x_a − x_b‖_2` over distinct inputs of training ∪ test ([`M2Source::DifferenceQuotient`]) | exact or an upper bound; the difference quotient is a **lower** estimate |
+//! | `M₂` | closed form from the data set's definition ([`crate::networks::datasets::Distribution::gradient_bound`]); when unknown (Iris), the largest difference quotient `|y_a − y_b| / ‖x_a − x_b‖_2` over distinct inputs of training ∪ test ([`M2Source::DifferenceQuotient`]) | exact or an upper bound; the difference quotient is a **lower** estimate |
 //! | premise | Theorem 1 verdict for order `k` at the training `(η, B)` (the analyzer) | exact, with error bounds |
 //! | test error | `(1/n_test) Σ_j (f(x_j) − y_j)²` | exact on the test sample (a Monte-Carlo estimate of `E_μ`) |
 //! | sensitivity | the largest `|f(x) − f(x_i)|` over `‖x − x_i‖_2 <= δ'`, all `i`, all grid radii `δ' <= δ` ([`probe::probe_sensitivity`]: random, input-gradient and ascent points) | **lower** estimate of the supremum that eq. (27) bounds |
@@ -40,12 +40,12 @@
 pub mod covering;
 pub mod probe;
 
-use crate::datasets::{Dataset, GradientBound};
-use crate::error::{Error, Result};
-use crate::matrix_norm::{bracket, spectral_norm, transpose, PNormBracket};
+use crate::engine::stability::Verdict;
+use crate::error::{Error, Param, Result};
+use crate::networks::datasets::{Dataset, GradientBound};
+use crate::networks::matrix_norm::{bracket, spectral_norm, transpose, PNormBracket};
 use crate::progress::Progress;
 use crate::random::SplitMix64;
-use crate::stability::Verdict;
 use covering::{MidpointSet, ScatterEstimator};
 pub use probe::{InputLayerModel, ProbeKind, ProbeOptions, Sensitivity};
 use rayon::prelude::*;
@@ -93,11 +93,11 @@ pub struct GeneralizationOptions {
 impl GeneralizationOptions {
     /// Checks the orders, the radii (count or values) and the probe limits, without data.
     pub fn check(&self) -> Result<()> {
-        crate::analysis::check_orders(&self.orders)?;
+        crate::engine::analysis::check_orders(&self.orders)?;
         radii(&self.deltas, &[1.0])?;
         for (flag, v) in [
-            ("--samples", self.probes.random_directions),
-            ("--ascent-steps", self.probes.ascent_steps),
+            (Param::Samples, self.probes.random_directions),
+            (Param::AscentSteps, self.probes.ascent_steps),
         ] {
             if v > MAX_PROBES {
                 return Err(Error::parameter(flag, v, format!("at most {MAX_PROBES}")));
@@ -395,7 +395,7 @@ fn radii(grid: &DeltaGrid, nearest: &[f64]) -> Result<Vec<f64>> {
         DeltaGrid::Auto { count } => {
             if *count == 0 || *count > MAX_DELTAS {
                 return Err(Error::parameter(
-                    "--grid",
+                    Param::Grid,
                     count,
                     format!("the number of radii must be in 1..={MAX_DELTAS}"),
                 ));
@@ -405,14 +405,14 @@ fn radii(grid: &DeltaGrid, nearest: &[f64]) -> Result<Vec<f64>> {
         DeltaGrid::Given(v) => {
             if v.is_empty() || v.len() > MAX_DELTAS {
                 return Err(Error::parameter(
-                    "--deltas",
+                    Param::Deltas,
                     v.len(),
                     format!("give 1..={MAX_DELTAS} radii"),
                 ));
             }
             if let Some(b) = v.iter().find(|t| !(t.is_finite() && **t > 0.0)) {
                 return Err(Error::parameter(
-                    "--deltas",
+                    Param::Deltas,
                     b,
                     "every radius must be finite and > 0",
                 ));
@@ -449,20 +449,26 @@ fn difference_quotient(train: &Dataset, test: &Dataset) -> f64 {
         .reduce(|| 0.0, f64::max)
 }
 
-/// Evaluates eqs. (26) and (27) with every quantity they need (see the module docs).
-/// `premise(k)` is the analyzer's verdict for order `k` at `(lr, batch)` when known.
-pub fn generalization<M: InputLayerModel + ?Sized>(
+/// The validated inputs: distinct orders, parameter count, `W_1` (`m × d`), `min_i ‖x_i‖_2`.
+struct Checked {
+    orders: Vec<usize>,
+    w: usize,
+    w1: Vec<f64>,
+    m: usize,
+    min_x_2: f64,
+}
+
+/// Step 1: the options, the shapes and the training inputs (Theorems 6 and 7 divide by
+/// `min_i ‖x_i‖`).
+fn check_input<M: InputLayerModel + ?Sized>(
     inp: &SectionFiveInput<'_, M>,
     opts: &GeneralizationOptions,
-    premise: &dyn Fn(usize) -> Option<Verdict>,
-    input: Option<String>,
-    progress: &dyn Progress,
-) -> Result<GeneralizationReport> {
-    crate::analysis::check_lr(inp.lr)?;
-    crate::analysis::check_orders(&opts.orders)?;
+) -> Result<Checked> {
+    crate::engine::analysis::check_lr(inp.lr)?;
+    crate::engine::analysis::check_orders(&opts.orders)?;
     let (train, test, model) = (inp.train, inp.test, inp.model);
     let (n, d) = (train.n, train.d);
-    crate::sampling::BatchModel::new(n, inp.batch, crate::Sampling::WithoutReplacement)?;
+    crate::engine::sampling::BatchModel::new(n, inp.batch, crate::Sampling::WithoutReplacement)?;
     if model.input_dim() != d || test.d != d {
         return Err(bad(
             "test set",
@@ -499,10 +505,20 @@ pub fn generalization<M: InputLayerModel + ?Sized>(
         ));
     }
     let min_x_2 = x_norms_2.iter().copied().fold(f64::INFINITY, f64::min);
-    let w1_norm = spectral_norm(&w1, m, d);
+    Ok(Checked {
+        orders,
+        w,
+        w1,
+        m,
+        min_x_2,
+    })
+}
 
-    // measured test error, residuals, M₁
-    let f_train: Vec<f64> = (0..n)
+/// Step 2: the measured test error and training residual, and `M₁` (the model at `W*` on
+/// training ∪ test).
+fn measure<M: InputLayerModel + ?Sized>(inp: &SectionFiveInput<'_, M>) -> (Measured, M1) {
+    let (train, test, model) = (inp.train, inp.test, inp.model);
+    let f_train: Vec<f64> = (0..train.n)
         .map(|i| model.value_at(model.params(), train.x_row(i)))
         .collect();
     let f_test: Vec<f64> = (0..test.n)
@@ -523,16 +539,25 @@ pub fn generalization<M: InputLayerModel + ?Sized>(
         .map(|(f, y)| (f - y).abs())
         .fold(0.0, f64::max);
     let max_abs = |v: &[f64]| v.iter().fold(0.0f64, |a, b| a.max(b.abs()));
-    let m1 = {
-        let net = max_abs(&f_train).max(max_abs(&f_test));
-        let tgt = max_abs(&train.y).max(max_abs(&test.y));
+    let net = max_abs(&f_train).max(max_abs(&f_test));
+    let tgt = max_abs(&train.y).max(max_abs(&test.y));
+    (
+        Measured {
+            test_mse,
+            test_target_variance: variance,
+            train_residual_max,
+        },
         M1 {
             value: net.max(tgt),
             network_max_abs: net,
             target_max_abs: tgt,
-        }
-    };
-    let m2 = match inp.gradient_bound {
+        },
+    )
+}
+
+/// Step 3: `M₂`, from the data set's closed form or the difference quotient.
+fn m2_of<M: InputLayerModel + ?Sized>(inp: &SectionFiveInput<'_, M>) -> M2 {
+    match inp.gradient_bound {
         Some(b) => M2 {
             value: b.value,
             source: if b.exact {
@@ -543,18 +568,25 @@ pub fn generalization<M: InputLayerModel + ?Sized>(
             how: b.formula.to_string(),
         },
         None => M2 {
-            value: difference_quotient(train, test),
+            value: difference_quotient(inp.train, inp.test),
             source: M2Source::DifferenceQuotient,
             how: "largest |y_a − y_b| / ‖x_a − x_b‖_2 over distinct inputs of training ∪ test: a lower estimate (no target function is known)".into(),
         },
-    };
+    }
+}
 
-    // covering
-    let nearest = covering::nearest_distances(&test.x, &train.x, d);
-    let deltas = radii(&opts.deltas, &nearest)?;
-    progress.begin("generalization", 1 + 2 * deltas.len() as u64);
-    let scatter = ScatterEstimator::new(&train.x, &test.x, d);
-    let mut sorted_near = nearest.clone();
+/// Step 4: the covering section: `ε₂(δ)`, the `K(δ)` estimate and `δ_approx` per radius, and
+/// the test-to-training distances.
+fn covering_section(
+    train: &Dataset,
+    test: &Dataset,
+    nearest: &[f64],
+    deltas: &[f64],
+    w1_norm: f64,
+    min_x_2: f64,
+) -> Covering {
+    let scatter = ScatterEstimator::new(&train.x, &test.x, train.d);
+    let mut sorted_near = nearest.to_vec();
     sorted_near.sort_by(f64::total_cmp);
     let median = if sorted_near.is_empty() {
         0.0
@@ -566,26 +598,41 @@ pub fn generalization<M: InputLayerModel + ?Sized>(
             0.5 * (sorted_near[h - 1] + sorted_near[h])
         }
     };
-    let k_estimates = scatter.estimate_many(&deltas);
-    let cover_rows: Vec<CoverRow> = deltas
+    let k_estimates = scatter.estimate_many(deltas);
+    let rows: Vec<CoverRow> = deltas
         .iter()
         .zip(&k_estimates)
         .map(|(&delta, &k_estimate)| CoverRow {
             delta,
-            eps2: covering::uncovered_fraction(&nearest, delta),
+            eps2: covering::uncovered_fraction(nearest, delta),
             k_estimate,
             delta_approx: delta * w1_norm / min_x_2,
         })
         .collect();
-    progress.advance(1, "covering");
+    Covering {
+        midpoints: scatter.midpoints,
+        evaluation_points: scatter.evaluation_points,
+        nearest_distance_min: sorted_near.first().copied().unwrap_or(0.0),
+        nearest_distance_median: median,
+        nearest_distance_max: sorted_near.last().copied().unwrap_or(0.0),
+        rows,
+    }
+}
 
-    // Definition 1: per radius, per point, the largest ‖∇_W f(x_i, W')‖_{2k}
-    let probes = opts.probes;
-    let per_radius_c: Vec<Vec<f64>> = cover_rows
-        .iter()
+/// Step 5, Definition 1: per radius and order, the largest sampled
+/// `‖∇_W f(x_i, W')‖_{2k} / (‖∇_W f(x_i, W*)‖_{2k} + 1)` over the training points.
+fn local_smoothness<M: InputLayerModel + ?Sized>(
+    inp: &SectionFiveInput<'_, M>,
+    rows: &[CoverRow],
+    orders: &[usize],
+    probes: &ProbeOptions,
+    progress: &dyn Progress,
+) -> Vec<Vec<f64>> {
+    let (train, model) = (inp.train, inp.model);
+    rows.iter()
         .enumerate()
         .map(|(t, row)| {
-            let per_point: Vec<Vec<f64>> = (0..n)
+            let per_point: Vec<Vec<f64>> = (0..train.n)
                 .into_par_iter()
                 .map(|i| {
                     let mut rng = SplitMix64::derive(
@@ -596,8 +643,8 @@ pub fn generalization<M: InputLayerModel + ?Sized>(
                         model,
                         train.x_row(i),
                         row.delta_approx,
-                        &orders,
-                        &probes,
+                        orders,
+                        probes,
                         &mut rng,
                     );
                     p.largest
@@ -612,20 +659,29 @@ pub fn generalization<M: InputLayerModel + ?Sized>(
                 .map(|o| per_point.iter().map(|r| r[o]).fold(0.0, f64::max))
                 .collect()
         })
-        .collect();
+        .collect()
+}
 
-    // eq. (27) left-hand side: the sensitivity around every training point
+/// Step 6, eq. (27)'s left-hand side: the largest `|f(x) − f(x_i)|` around every training point,
+/// cumulative over the radii.
+fn sensitivity_rows<M: InputLayerModel + ?Sized>(
+    inp: &SectionFiveInput<'_, M>,
+    deltas: &[f64],
+    probes: &ProbeOptions,
+    progress: &dyn Progress,
+) -> Vec<SensitivityRow> {
+    let (train, model) = (inp.train, inp.model);
     let mut sensitivity: Vec<SensitivityRow> = Vec::with_capacity(deltas.len());
     let mut best = (0.0f64, ProbeKind::Random, 0usize);
     for (t, &delta) in deltas.iter().enumerate() {
-        let per_point: Vec<Sensitivity> = (0..n)
+        let per_point: Vec<Sensitivity> = (0..train.n)
             .into_par_iter()
             .map(|i| {
                 let mut rng = SplitMix64::derive(
                     probes.seed,
                     0x5345_0000_0000_0000 ^ ((t as u64) << 32) ^ i as u64,
                 );
-                probe::probe_sensitivity(model, train.x_row(i), delta, &probes, &mut rng)
+                probe::probe_sensitivity(model, train.x_row(i), delta, probes, &mut rng)
             })
             .collect();
         let mut at = Sensitivity {
@@ -651,119 +707,145 @@ pub fn generalization<M: InputLayerModel + ?Sized>(
         });
         progress.advance(1, "sensitivity");
     }
-    progress.end();
+    sensitivity
+}
 
-    // the bounds
-    let w1t = transpose(&w1, m, d);
+/// What every order's bounds share.
+struct BoundContext<'a> {
+    n: usize,
+    d: usize,
+    w: usize,
+    m: usize,
+    lr: f64,
+    batch: usize,
+    w1t: &'a [f64],
+    train: &'a Dataset,
+    cover_rows: &'a [CoverRow],
+    per_radius_c: &'a [Vec<f64>],
+    sensitivity: &'a [SensitivityRow],
+    m1: &'a M1,
+    m2: &'a M2,
+    measured: &'a Measured,
+    eq26_small_delta_limit: f64,
+}
+
+/// Step 7: eqs. (26) and (27) for order `k` (the `o`-th) over the grid, with the findings where a
+/// measured value exceeds its bound while order `k` is stable.
+fn order_bounds(
+    c: &BoundContext,
+    o: usize,
+    k: usize,
+    verdict: Option<Verdict>,
+) -> Result<(OrderBounds, Vec<GeneralizationFinding>)> {
+    let (n, d, m) = (c.n, c.d, c.m);
+    let norm = bracket(c.w1t, d, m, 2.0 * k as f64);
+    let min_x_2k = (0..n)
+        .map(|i| crate::engine::bounds::norm_2k(c.train.x_row(i), k))
+        .fold(f64::INFINITY, f64::min);
+    let s_k = stability_factor(n, c.w, k, c.lr, c.batch);
+    let lipschitz = (d as f64).sqrt() * norm.upper * (s_k + 1.0) / min_x_2k;
+    let mut c_ratio = 0.0f64;
+    let rows: Vec<BoundRow> = c
+        .cover_rows
+        .iter()
+        .enumerate()
+        .map(|(t, cr)| {
+            let at_radius = c.per_radius_c[t][o];
+            c_ratio = c_ratio.max(at_radius);
+            let cc = c_ratio.max(1.0);
+            let delta = cr.delta;
+            let smoothness_term = 2.0 * d as f64 * cc * cc * norm.upper * norm.upper
+                / (min_x_2k * min_x_2k)
+                * (s_k + 1.0)
+                * (s_k + 1.0)
+                * delta
+                * delta;
+            let target_term = 2.0 * c.m2.value * c.m2.value * delta * delta;
+            let uncovered_term = 4.0 * c.m1.value * c.m1.value * cr.eps2;
+            let bound = cc * lipschitz * delta;
+            let measured = c.sensitivity[t].measured;
+            BoundRow {
+                delta,
+                delta_approx: cr.delta_approx,
+                c_ratio_at_radius: at_radius,
+                c_ratio,
+                c: cc,
+                eq26: Eq26 {
+                    smoothness_term,
+                    target_term,
+                    uncovered_term,
+                    total: smoothness_term + target_term + uncovered_term,
+                },
+                eq27: Eq27 {
+                    bound,
+                    measured,
+                    ratio: if bound > 0.0 { measured / bound } else { 0.0 },
+                    c_needed: if lipschitz * delta > 0.0 {
+                        measured / (lipschitz * delta)
+                    } else {
+                        0.0
+                    },
+                },
+            }
+        })
+        .collect();
+    if let Some(r) = rows
+        .iter()
+        .find(|r| !(r.eq26.total.is_finite() && r.eq27.bound.is_finite()))
+    {
+        return Err(Error::parameter(
+            Param::Deltas,
+            format!("{:e}", r.delta),
+            format!("the bounds of order {k} overflow at this radius; give smaller radii"),
+        ));
+    }
+    let min_row = rows
+        .iter()
+        .min_by(|a, b| a.eq26.total.total_cmp(&b.eq26.total))
+        .ok_or_else(|| bad("deltas", "no radius".into()))?;
+    let test_mse = c.measured.test_mse;
+    let infimum = min_row.eq26.total.min(c.eq26_small_delta_limit);
+    let eq26_min = Eq26Minimum {
+        delta: min_row.delta,
+        total: min_row.eq26.total,
+        test_mse_over_bound: if min_row.eq26.total > 0.0 {
+            test_mse / min_row.eq26.total
+        } else {
+            0.0
+        },
+        infimum_over_delta: infimum,
+        below_target_variance: infimum < c.measured.test_target_variance,
+    };
+    let eq27_max_ratio = rows.iter().map(|r| r.eq27.ratio).fold(0.0, f64::max);
     let mut findings = Vec::new();
-    let mut out = Vec::with_capacity(orders.len());
-    let eq26_small_delta_limit =
-        4.0 * m1.value * m1.value * covering::uncovered_fraction(&nearest, 0.0);
-    for (o, &k) in orders.iter().enumerate() {
-        let norm = bracket(&w1t, d, m, 2.0 * k as f64);
-        let min_x_2k = (0..n)
-            .map(|i| crate::bounds::norm_2k(train.x_row(i), k))
-            .fold(f64::INFINITY, f64::min);
-        let s_k = stability_factor(n, w, k, inp.lr, inp.batch);
-        let lipschitz = (d as f64).sqrt() * norm.upper * (s_k + 1.0) / min_x_2k;
-        let mut c_ratio = 0.0f64;
-        let rows: Vec<BoundRow> = cover_rows
-            .iter()
-            .enumerate()
-            .map(|(t, cr)| {
-                let at_radius = per_radius_c[t][o];
-                c_ratio = c_ratio.max(at_radius);
-                let c = c_ratio.max(1.0);
-                let delta = cr.delta;
-                let smoothness_term = 2.0 * d as f64 * c * c * norm.upper * norm.upper
-                    / (min_x_2k * min_x_2k)
-                    * (s_k + 1.0)
-                    * (s_k + 1.0)
-                    * delta
-                    * delta;
-                let target_term = 2.0 * m2.value * m2.value * delta * delta;
-                let uncovered_term = 4.0 * m1.value * m1.value * cr.eps2;
-                let bound = c * lipschitz * delta;
-                let measured = sensitivity[t].measured;
-                BoundRow {
-                    delta,
-                    delta_approx: cr.delta_approx,
-                    c_ratio_at_radius: at_radius,
-                    c_ratio,
-                    c,
-                    eq26: Eq26 {
-                        smoothness_term,
-                        target_term,
-                        uncovered_term,
-                        total: smoothness_term + target_term + uncovered_term,
-                    },
-                    eq27: Eq27 {
-                        bound,
-                        measured,
-                        ratio: if bound > 0.0 { measured / bound } else { 0.0 },
-                        c_needed: if lipschitz * delta > 0.0 {
-                            measured / (lipschitz * delta)
-                        } else {
-                            0.0
-                        },
-                    },
-                }
-            })
-            .collect();
+    if verdict == Some(Verdict::Stable) {
         if let Some(r) = rows
             .iter()
-            .find(|r| !(r.eq26.total.is_finite() && r.eq27.bound.is_finite()))
+            .filter(|r| r.eq27.measured > r.eq27.bound * (1.0 + RELATIVE_SLACK))
+            .max_by(|a, b| a.eq27.ratio.total_cmp(&b.eq27.ratio))
         {
-            return Err(Error::parameter(
-                "--deltas",
-                format!("{:e}", r.delta),
-                format!("the bounds of order {k} overflow at this radius; give smaller radii"),
-            ));
+            findings.push(GeneralizationFinding {
+                check: "eq27".into(),
+                k,
+                message: format!(
+                    "order {k} is stable but the measured sensitivity exceeds eq. (27) with the estimated C: at δ = {:.6e}, |f(x) − f(x_i)| = {:.6e} > {:.6e} (C = {:.6e}; C needed {:.6e})",
+                    r.delta, r.eq27.measured, r.eq27.bound, r.c, r.eq27.c_needed
+                ),
+            });
         }
-        let min_row = rows
-            .iter()
-            .min_by(|a, b| a.eq26.total.total_cmp(&b.eq26.total))
-            .ok_or_else(|| bad("--deltas", "no radius".into()))?;
-        let eq26_min = Eq26Minimum {
-            delta: min_row.delta,
-            total: min_row.eq26.total,
-            test_mse_over_bound: if min_row.eq26.total > 0.0 {
-                test_mse / min_row.eq26.total
-            } else {
-                0.0
-            },
-            infimum_over_delta: min_row.eq26.total.min(eq26_small_delta_limit),
-            below_target_variance: min_row.eq26.total.min(eq26_small_delta_limit) < variance,
-        };
-        let eq27_max_ratio = rows.iter().map(|r| r.eq27.ratio).fold(0.0, f64::max);
-        let verdict = premise(k);
-        if verdict == Some(Verdict::Stable) {
-            if let Some(r) = rows
-                .iter()
-                .filter(|r| r.eq27.measured > r.eq27.bound * (1.0 + RELATIVE_SLACK))
-                .max_by(|a, b| a.eq27.ratio.total_cmp(&b.eq27.ratio))
-            {
-                findings.push(GeneralizationFinding {
-                    check: "eq27".into(),
-                    k,
-                    message: format!(
-                        "order {k} is stable but the measured sensitivity exceeds eq. (27) with the estimated C: at δ = {:.6e}, |f(x) − f(x_i)| = {:.6e} > {:.6e} (C = {:.6e}; C needed {:.6e})",
-                        r.delta, r.eq27.measured, r.eq27.bound, r.c, r.eq27.c_needed
-                    ),
-                });
-            }
-            if test_mse > eq26_min.total * (1.0 + RELATIVE_SLACK) {
-                findings.push(GeneralizationFinding {
-                    check: "eq26".into(),
-                    k,
-                    message: format!(
-                        "order {k} is stable but the test error {:.6e} exceeds the smallest eq. (26) bound {:.6e} (at δ = {:.6e}) with the estimated constants",
-                        test_mse, eq26_min.total, eq26_min.delta
-                    ),
-                });
-            }
+        if test_mse > eq26_min.total * (1.0 + RELATIVE_SLACK) {
+            findings.push(GeneralizationFinding {
+                check: "eq26".into(),
+                k,
+                message: format!(
+                    "order {k} is stable but the test error {:.6e} exceeds the smallest eq. (26) bound {:.6e} (at δ = {:.6e}) with the estimated constants",
+                    test_mse, eq26_min.total, eq26_min.delta
+                ),
+            });
         }
-        out.push(OrderBounds {
+    }
+    Ok((
+        OrderBounds {
             k,
             premise_verdict: verdict,
             stability_factor: s_k,
@@ -773,7 +855,64 @@ pub fn generalization<M: InputLayerModel + ?Sized>(
             rows,
             eq26_min,
             eq27_max_ratio,
-        });
+        },
+        findings,
+    ))
+}
+
+/// Evaluates eqs. (26) and (27) with every quantity they need (see the module docs), in the
+/// steps named above. `premise(k)` is the analyzer's verdict for order `k` at `(lr, batch)` when
+/// known.
+pub fn generalization<M: InputLayerModel + ?Sized>(
+    inp: &SectionFiveInput<'_, M>,
+    opts: &GeneralizationOptions,
+    premise: &dyn Fn(usize) -> Option<Verdict>,
+    input: Option<String>,
+    progress: &dyn Progress,
+) -> Result<GeneralizationReport> {
+    let ck = check_input(inp, opts)?;
+    let (train, test) = (inp.train, inp.test);
+    let (n, d, m) = (train.n, train.d, ck.m);
+    let w1_norm = spectral_norm(&ck.w1, m, d);
+    let (measured, m1) = measure(inp);
+    let m2 = m2_of(inp);
+
+    let nearest = covering::nearest_distances(&test.x, &train.x, d);
+    let deltas = radii(&opts.deltas, &nearest)?;
+    progress.begin("generalization", 1 + 2 * deltas.len() as u64);
+    let covering = covering_section(train, test, &nearest, &deltas, w1_norm, ck.min_x_2);
+    progress.advance(1, "covering");
+    let probes = opts.probes;
+    let per_radius_c = local_smoothness(inp, &covering.rows, &ck.orders, &probes, progress);
+    let sensitivity = sensitivity_rows(inp, &deltas, &probes, progress);
+    progress.end();
+
+    let w1t = transpose(&ck.w1, m, d);
+    let eq26_small_delta_limit =
+        4.0 * m1.value * m1.value * covering::uncovered_fraction(&nearest, 0.0);
+    let ctx = BoundContext {
+        n,
+        d,
+        w: ck.w,
+        m,
+        lr: inp.lr,
+        batch: inp.batch,
+        w1t: &w1t,
+        train,
+        cover_rows: &covering.rows,
+        per_radius_c: &per_radius_c,
+        sensitivity: &sensitivity,
+        m1: &m1,
+        m2: &m2,
+        measured: &measured,
+        eq26_small_delta_limit,
+    };
+    let mut findings = Vec::new();
+    let mut out = Vec::with_capacity(ck.orders.len());
+    for (o, &k) in ck.orders.iter().enumerate() {
+        let (bounds, mut f) = order_bounds(&ctx, o, k, premise(k))?;
+        findings.append(&mut f);
+        out.push(bounds);
     }
     Ok(GeneralizationReport {
         schema_version: GENERALIZATION_SCHEMA_VERSION,
@@ -785,29 +924,18 @@ pub fn generalization<M: InputLayerModel + ?Sized>(
         n,
         n_test: test.n,
         d,
-        w,
+        w: ck.w,
         m,
         lr: inp.lr,
         batch: inp.batch,
         w1_spectral_norm: w1_norm,
-        min_x_norm_2: min_x_2,
-        measured: Measured {
-            test_mse,
-            test_target_variance: variance,
-            train_residual_max,
-        },
+        min_x_norm_2: ck.min_x_2,
+        measured,
         m1,
         m2,
         eq26_small_delta_limit,
         probes,
-        covering: Covering {
-            midpoints: scatter.midpoints,
-            evaluation_points: scatter.evaluation_points,
-            nearest_distance_min: sorted_near.first().copied().unwrap_or(0.0),
-            nearest_distance_median: median,
-            nearest_distance_max: sorted_near.last().copied().unwrap_or(0.0),
-            rows: cover_rows,
-        },
+        covering,
         sensitivity,
         orders: out,
         ok: findings.is_empty(),

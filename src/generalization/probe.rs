@@ -7,8 +7,8 @@
 //! sampled, so the true supremum can be larger. Seeded ([`crate::random::SplitMix64`]) and
 //! deterministic; the work is split over training points with rayon and collected in order.
 
-use crate::bounds::norm_2k;
-use crate::network::{Mlp, Workspace};
+use crate::engine::bounds::norm_2k;
+use crate::networks::network::{Mlp, Workspace};
 use crate::random::SplitMix64;
 use serde::Serialize;
 

@@ -31,8 +31,8 @@ pub mod npz;
 pub mod safetensors;
 pub mod stream;
 
-use crate::error::{Error, Result};
-use crate::gradients::Gradients;
+use crate::engine::gradients::Gradients;
+use crate::error::{Error, Param, Result};
 use dict::{AssembleError, Assembled, ParameterBlock, Selection};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -180,12 +180,13 @@ pub fn input_from_bytes(bytes: &[u8], path: &Path, opts: &ReadOptions) -> Result
     let format = Format::detect(bytes, path);
     if let (Some(key), false) = (&opts.key, format.is_container()) {
         return Err(Error::parameter(
-            "--key",
+            Param::Key,
             one_line(key.clone()),
             format!(
-                "{} is a single-array {} file; --key applies to .npz and safetensors containers",
+                "{} is a single-array {} file; {} applies to .npz and safetensors containers",
                 path.display(),
-                format.name()
+                format.name(),
+                Param::Key.quoted()
             ),
         ));
     }
@@ -196,7 +197,7 @@ pub fn input_from_bytes(bytes: &[u8], path: &Path, opts: &ReadOptions) -> Result
     let assemble = |dict: &mut dyn dict::ArrayDict| {
         dict::assemble(dict, selection).map_err(|e| match e {
             AssembleError::UnknownKey(m) => Error::parameter(
-                "--key",
+                Param::Key,
                 one_line(opts.key.clone().unwrap_or_default()),
                 format!("{}: {}", path.display(), one_line(m)),
             ),

@@ -6,8 +6,7 @@
 //! `O(n² + n·block)`: `A` is never held whole. Every value is checked finite (the error names its
 //! row and column).
 
-use crate::bounds::MomentStats;
-use crate::error::{Error, Result};
+use crate::error::{Error, Param, Result};
 use crate::io::npy::{decode_element, read_header, MAX_HEADER_BYTES};
 use crate::progress::Progress;
 use std::io::{Read, Seek, SeekFrom};
@@ -22,8 +21,9 @@ pub struct StreamedGram {
     pub w: usize,
     /// `G = AAᵀ`, column-major `n × n`.
     pub gram: Vec<f64>,
-    /// Theorem 2 / Corollary 1 statistics for the requested orders.
-    pub stats: MomentStats,
+    /// Column and row power sums for the requested orders (the engine turns them into the
+    /// Theorem 2 / Corollary 1 statistics).
+    pub power: PowerSums,
     /// Columns per block used.
     pub block_columns: usize,
 }
@@ -31,6 +31,17 @@ pub struct StreamedGram {
 /// Default block width: about 64 MiB of `f64` per block.
 pub fn default_block_columns(n: usize, w: usize) -> usize {
     ((64usize << 20) / (8 * n.max(1))).clamp(64, w.max(64))
+}
+
+/// Power sums of one streaming pass, per requested order `k` (plain sums; no theorem here).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PowerSums {
+    /// The orders `k`, as requested.
+    pub orders: Vec<usize>,
+    /// Per order: `(max_j m_j, argmax j)` with `m_j = (1/n) Σ_i a_{ij}^{2k}` (the first maximum).
+    pub max_column_mean: Vec<(f64, usize)>,
+    /// Per order, per row `i`: `‖a_i‖_{2k}`.
+    pub row_norms: Vec<Vec<f64>>,
 }
 
 type Block = std::result::Result<(usize, Vec<f64>), Error>;
@@ -158,11 +169,6 @@ pub fn stream_gram(
     });
 
     let mut gram = vec![0.0; n * n];
-    let mut stats = MomentStats {
-        n,
-        w,
-        ..Default::default()
-    };
     let mut best: Vec<(f64, usize)> = vec![(f64::NEG_INFINITY, 0); orders.len()];
     // per order, per row: scaled 2k-power sums (max |a|, Σ (|a|/max)^{2k})
     let mut rows: Vec<Vec<(f64, f64)>> = vec![vec![(0.0, 0.0); n]; orders.len()];
@@ -201,21 +207,25 @@ pub fn stream_gram(
     }
     let _ = reader.join();
     progress.end();
-    for (oi, &k) in orders.iter().enumerate() {
-        stats.max_column_moment.insert(k, best[oi]);
-        let p = 2.0 * k as f64;
-        let mean = rows[oi]
-            .iter()
-            .map(|&(m, s)| if m == 0.0 { 0.0 } else { m * s.powf(1.0 / p) })
-            .sum::<f64>()
-            / n as f64;
-        stats.mean_row_norm.insert(k, mean);
-    }
+    let row_norms = orders
+        .iter()
+        .zip(&rows)
+        .map(|(&k, rows)| {
+            let p = 2.0 * k as f64;
+            rows.iter()
+                .map(|&(m, s)| if m == 0.0 { 0.0 } else { m * s.powf(1.0 / p) })
+                .collect()
+        })
+        .collect();
     Ok(StreamedGram {
         n,
         w,
         gram,
-        stats,
+        power: PowerSums {
+            orders: orders.to_vec(),
+            max_column_mean: best,
+            row_norms,
+        },
         block_columns: bw,
     })
 }
@@ -255,7 +265,7 @@ pub fn should_stream(path: &Path, mode: StreamMode) -> Result<bool> {
     match mode {
         StreamMode::Never => Ok(false),
         StreamMode::Always if !is_npy => Err(Error::parameter(
-            "--stream",
+            Param::Stream,
             "always",
             format!("{}: only .npy files can be streamed", path.display()),
         )),

@@ -4,7 +4,7 @@
 //! dash-dotted).
 
 use super::Figure;
-use crate::diagram::{DiagramReport, DiagramRow};
+use crate::threshold::diagram::{DiagramReport, DiagramRow};
 use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;

@@ -8,7 +8,7 @@ pub mod diagram;
 pub mod generalization;
 pub mod scatter;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Param, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
@@ -35,7 +35,7 @@ impl ImageFormat {
             Some("svg") => Ok(ImageFormat::Svg),
             Some("png") => Ok(ImageFormat::Png),
             _ => Err(Error::parameter(
-                "--out",
+                Param::Plot,
                 path.display(),
                 "the image file must end in .svg or .png",
             )),

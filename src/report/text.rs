@@ -1,6 +1,6 @@
 //! Human-readable tables.
 
-use crate::analysis::AnalysisReport;
+use crate::engine::analysis::AnalysisReport;
 use std::fmt::Write;
 
 /// A number in a fixed-width cell: plain decimals for moderate values, scientific otherwise.
@@ -78,9 +78,9 @@ pub fn analysis(r: &AnalysisReport) -> String {
                 num(c.ratio),
                 c.iterations,
                 match c.termination {
-                    crate::stability::Termination::Converged => "converged",
-                    crate::stability::Termination::MaxIterations => "NOT converged",
-                    crate::stability::Termination::ZeroIterate => "zero",
+                    crate::engine::stability::Termination::Converged => "converged",
+                    crate::engine::stability::Termination::MaxIterations => "NOT converged",
+                    crate::engine::stability::Termination::ZeroIterate => "zero",
                 }
             ),
             None => "-".into(),
@@ -107,7 +107,9 @@ pub fn analysis(r: &AnalysisReport) -> String {
             .map(|b| {
                 let how = match (&b.lanczos, b.method) {
                     (Some(l), _) => format!(" [matrix-free, {} products]", l.products),
-                    (None, crate::analysis::OperatorMethod::MatrixFree) => " [matrix-free]".into(),
+                    (None, crate::engine::analysis::OperatorMethod::MatrixFree) => {
+                        " [matrix-free]".into()
+                    }
                     _ => String::new(),
                 };
                 format!("j={}: ρ={} ×{}{how}", b.j, num(b.radius), b.multiplicity)

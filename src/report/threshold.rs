@@ -1,6 +1,7 @@
 //! Text tables of the `threshold`, `diagram` and `verify` reports.
 
 use super::text::num;
+use crate::threshold::diagram::DiagramReport;
 use crate::threshold::{Interval, ThresholdReport};
 use std::fmt::Write;
 
@@ -17,6 +18,50 @@ pub fn intervals(set: &[Interval]) -> String {
         .map(|iv| format!("[{}, {}]", num(iv.lo), opt(iv.hi)))
         .collect::<Vec<_>>()
         .join(" ∪ ")
+}
+
+/// The `diagram` table as text: per order, `η*_k(B)` for every batch size, with the Theorem 2
+/// limit.
+pub fn diagram(r: &DiagramReport) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "sgdstab diagram{}",
+        r.input
+            .as_deref()
+            .map(|p| format!(": {p}"))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(
+        s,
+        "  n = {}, w = {}, rank r = {}, sampling {}; {} orders × {} batch sizes",
+        r.n,
+        r.w,
+        r.rank,
+        r.sampling,
+        r.orders.len(),
+        r.batches.len()
+    );
+    let _ = writeln!(
+        s,
+        "
+   k      B        η*_k(B)    ± error   method         Thm 2 limit   Cor 1 limit"
+    );
+    for row in &r.rows {
+        let _ = writeln!(
+            s,
+            "  {:>2}  {:>5}  {:>13}  {:>9}   {:<13} {:>12}  {:>12}",
+            row.k,
+            row.batch,
+            opt(row.lr_threshold),
+            row.lr_threshold_error
+                .map_or("-".to_string(), |e| format!("{e:.1e}")),
+            row.method.name(),
+            opt(row.theorem2_limit),
+            opt(row.corollary1_limit)
+        );
+    }
+    s
 }
 
 /// The `threshold` report as text.

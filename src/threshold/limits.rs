@@ -32,16 +32,28 @@
 //! The text of Mulayoff & Michaeli's Prop. 3 was not available to us beyond the trace bound in
 //! DESIGN §11; the second bound reported here is derived above, not quoted.
 
-use crate::bounds::{norm_2k, theorem2};
+use crate::engine::bounds::MomentStats;
+use crate::engine::gradients::Gradients;
+use crate::engine::reduction::SpanReduction;
+use crate::engine::sampling::BatchModel;
 use crate::error::{Error, Result};
-use crate::gradients::Gradients;
-use crate::reduction::SpanReduction;
-use crate::sampling::BatchModel;
 use serde::Serialize;
 
-/// `2 B^{(k−1)/k} / (max_j m_j)^{1/k}`, or `None` when every `m_j = 0` (no limit).
+/// `2 B^{(k−1)/k} / (max_j m_j)^{1/k}` (Theorem 2, eq. 18, solved for `η`), or `None` when
+/// every `m_j = 0` (no limit).
 pub fn theorem2_lr_limit(a: &Gradients, k: usize, batch: usize) -> Option<f64> {
-    let m = theorem2(a, k, 1.0, batch).max_moment;
+    theorem2_limit(&MomentStats::from_gradients(a, &[k]), k, batch)
+}
+
+/// `2 B (w/B)^{1/k} / L²`, `L = (1/n) Σ_i ‖a_i‖_{2k}` (Corollary 1, eq. 19, solved for `η`), or
+/// `None` when `L = 0`.
+pub fn corollary1_lr_limit(a: &Gradients, k: usize, batch: usize) -> Option<f64> {
+    corollary1_limit(&MomentStats::from_gradients(a, &[k]), k, batch)
+}
+
+/// [`theorem2_lr_limit`] from the moment statistics (`None` also when they miss order `k`).
+pub(crate) fn theorem2_limit(stats: &MomentStats, k: usize, batch: usize) -> Option<f64> {
+    let &(m, _) = stats.max_column_moment.get(&k)?;
     if m > 0.0 {
         let kf = k as f64;
         Some(2.0 * (batch as f64).powf((kf - 1.0) / kf) / m.powf(1.0 / kf))
@@ -50,13 +62,12 @@ pub fn theorem2_lr_limit(a: &Gradients, k: usize, batch: usize) -> Option<f64> {
     }
 }
 
-/// `2 B (w/B)^{1/k} / L²`, `L = (1/n) Σ_i ‖a_i‖_{2k}`, or `None` when `L = 0`.
-pub fn corollary1_lr_limit(a: &Gradients, k: usize, batch: usize) -> Option<f64> {
-    let n = a.n();
-    let l = (0..n).map(|i| norm_2k(a.row(i), k)).sum::<f64>() / n as f64;
+/// [`corollary1_lr_limit`] from the moment statistics.
+pub(crate) fn corollary1_limit(stats: &MomentStats, k: usize, batch: usize) -> Option<f64> {
+    let &l = stats.mean_row_norm.get(&k)?;
     if l > 0.0 {
         let b = batch as f64;
-        Some(2.0 * b * (a.w() as f64 / b).powf(1.0 / k as f64) / (l * l))
+        Some(2.0 * b * (stats.w as f64 / b).powf(1.0 / k as f64) / (l * l))
     } else {
         None
     }

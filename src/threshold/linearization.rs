@@ -27,8 +27,8 @@
 //! candidates are harmless: every candidate is checked by symmetric eigensolves afterwards.
 
 use super::polynomial::BlockPolynomial;
+use crate::engine::spectrum::{symmetric_eigenvalues, EigenBackend};
 use crate::error::{Error, Result};
-use crate::spectrum::{symmetric_eigenvalues, EigenBackend};
 
 /// Relative size of the imaginary part up to which a computed `μ` counts as real.
 pub const IMAG_TOLERANCE: f64 = 1e-6;

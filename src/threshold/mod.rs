@@ -8,11 +8,11 @@
 //! `j = k` when `r = w`; the flat block `T_0 = 1` never destabilises), so
 //! `S_k = ⋂_{present j} S^{(j)}`. For each present block:
 //!
-//! 1. **Candidates** ([`linearization`]): the real positive roots of the `+1` and `−1`
+//! 1. **Candidates** (module `linearization`): the real positive roots of the `+1` and `−1`
 //!    polynomial eigenvalue problems, by companion linearization (sizes `(j−1)D` and `jD`).
 //! 2. **Confirmation**: a candidate can be a boundary only if `η` lies in the closure of the
 //!    stable set, i.e. `spec T_j(η) ⊂ [−1, 1]`; this is tested by two Cholesky factorisations of
-//!    `(1 + 1e-5) I ∓ T_j(η)` ([`BlockPolynomial::within`]), which discards the many crossings
+//!    `(1 + 1e-5) I ∓ T_j(η)` (`BlockPolynomial::within`), which discards the many crossings
 //!    that happen while the operator is already unstable.
 //! 3. **Classification**: each interval between consecutive confirmed candidates is classified
 //!    by one symmetric eigensolve at an interior point (geometric mean of its ends; `c/2` before
@@ -20,10 +20,10 @@
 //!
 //! The boundaries of the intersection are then **refined** on the excess of the whole order
 //! (`max_j` over the present blocks of `max(λ_max(M_j(η)), −1 − λ_min(T_j(η)))`, where the
-//! inertia matrix `M_j` of [`crate::inertia`] decides the `+1` side — its top eigenvalue has the
+//! inertia matrix `M_j` of [`crate::engine::inertia`] decides the `+1` side — its top eigenvalue has the
 //! sign of `λ_max(T_j) − 1` but stays well separated from 0 when near-flat directions keep
 //! `λ_max(T_j)` within rounding of 1) and each is reported with a verified bracket and error
-//! bound ([`refine`]). The coefficients are built in the eigenbasis of `H`, where `C_1` is
+//! bound (module `refine`). The coefficients are built in the eigenbasis of `H`, where `C_1` is
 //! diagonal.
 //!
 //! **Bisection fallback** (when `jD` exceeds [`ThresholdOptions::max_companion_rows`], default
@@ -35,25 +35,28 @@
 //! found then (`stable_set_complete = false`), and an unstable gap narrower than one grid step
 //! (9%) could be missed.
 
+pub mod diagram;
 pub mod limits;
-pub mod linearization;
-pub mod polynomial;
-pub mod refine;
+pub(crate) mod linearization;
+pub(crate) mod polynomial;
+pub(crate) mod refine;
 pub mod report;
 
 pub use limits::{
     corollary1_lr_limit, mulayoff_michaeli_bounds, theorem2_lr_limit, MulayoffMichaeliBounds,
 };
 pub use linearization::Crossing;
-pub use polynomial::{BlockEval, BlockPolynomial};
-pub use report::{threshold_report, OrderThreshold, ThresholdReport, THRESHOLD_SCHEMA_VERSION};
+use polynomial::BlockPolynomial;
+pub use report::{
+    ImpliedLimit, MulayoffMichaeliReport, OrderThreshold, ThresholdReport, THRESHOLD_SCHEMA_VERSION,
+};
 
-use crate::error::{Error, Result};
-use crate::progress::Progress;
-use crate::reduction::SpanReduction;
-use crate::sampling::BatchModel;
-use crate::spectrum::EigenBackend;
-use crate::stability::Verdict;
+use crate::engine::cancellable::Cancellable;
+use crate::engine::planner::{plan_blocks, OperatorMethod, SolverOptions};
+use crate::engine::reduction::SpanReduction;
+use crate::engine::sampling::BatchModel;
+use crate::error::{Error, Param, Result};
+use crate::progress::Hooks;
 use serde::{Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
@@ -118,7 +121,7 @@ pub enum Method {
     /// Companion linearization, every candidate confirmed, every interval classified.
     Linearization,
     /// At scale, `j = 2`: `η*_2 = 2/λ_max(C⁺D)` by Lanczos on the symmetric-definite pencil
-    /// (first interval only; [`crate::matrix_free::second_order_threshold`]).
+    /// (first interval only; [`crate::engine::matrix_free::second_order_threshold`]).
     Lanczos,
     /// Bracketing scan plus refinement on `ρ` (first interval only; at scale with Lanczos on the
     /// matrix-free operator).
@@ -146,37 +149,81 @@ pub enum Scope {
     FirstInterval,
 }
 
-/// Options of the stable-set computation.
+/// Options of [`crate::Problem::thresholds`] (the batch size is its argument).
+///
+/// ```
+/// use sgdstab::{MethodChoice, SolverOptions, ThresholdOptions};
+///
+/// let opts = ThresholdOptions::default()
+///     .orders([1, 2, 3])
+///     .method(MethodChoice::Bisection)
+///     .solver(SolverOptions::default().max_dense_dim(500));
+/// assert_eq!(opts.max_companion_rows, sgdstab::threshold::DEFAULT_MAX_COMPANION_ROWS);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ThresholdOptions {
-    /// Method.
+    /// Orders `k >= 1` (reported in the given order, duplicates removed; default `[1, 2]`).
+    pub orders: Vec<usize>,
+    /// Linearization, bisection, or automatic per block.
     pub method: MethodChoice,
-    /// Scope.
+    /// Every interval of `S_k`, or only the first.
     pub scope: Scope,
-    /// Eigensolver for the symmetric eigensolves.
-    pub backend: EigenBackend,
     /// Largest companion matrix (rows, `jD`) the linearization builds under `Auto`.
     pub max_companion_rows: usize,
-    /// Largest block dimension `D` of the dense path (`O(D³)` eigensolves); beyond it (or the
-    /// memory budget) every block takes the matrix-free scale path.
-    pub max_dense_dim: usize,
-    /// Memory budget in bytes (default [`crate::memory::default_budget_bytes`]).
-    pub memory_budget: Option<u128>,
-    /// Lanczos settings of the scale path.
-    pub lanczos: crate::lanczos::LanczosOptions,
+    /// Eigensolver, dense limit, memory budget, Lanczos of the scale path. A block beyond the
+    /// dense limits (or `method = matrix-free`) sends every block to the matrix-free scale path;
+    /// `method = dense` demands the dense path (as [`MethodChoice::Linearization`] does).
+    pub solver: SolverOptions,
 }
 
 impl Default for ThresholdOptions {
     fn default() -> Self {
         ThresholdOptions {
+            orders: vec![1, 2],
             method: MethodChoice::Auto,
             scope: Scope::Full,
-            backend: EigenBackend::default(),
             max_companion_rows: DEFAULT_MAX_COMPANION_ROWS,
-            max_dense_dim: crate::analysis::DEFAULT_MAX_DENSE_DIM,
-            lanczos: crate::lanczos::LanczosOptions::default(),
-            memory_budget: None,
+            solver: SolverOptions::default(),
         }
+    }
+}
+
+impl ThresholdOptions {
+    /// Sets [`ThresholdOptions::orders`].
+    pub fn orders(mut self, orders: impl Into<Vec<usize>>) -> Self {
+        self.orders = orders.into();
+        self
+    }
+
+    /// Sets [`ThresholdOptions::method`].
+    pub fn method(mut self, m: MethodChoice) -> Self {
+        self.method = m;
+        self
+    }
+
+    /// Sets [`ThresholdOptions::scope`].
+    pub fn scope(mut self, s: Scope) -> Self {
+        self.scope = s;
+        self
+    }
+
+    /// Sets [`ThresholdOptions::max_companion_rows`].
+    pub fn max_companion_rows(mut self, rows: usize) -> Self {
+        self.max_companion_rows = rows;
+        self
+    }
+
+    /// Sets [`ThresholdOptions::solver`].
+    pub fn solver(mut self, solver: SolverOptions) -> Self {
+        self.solver = solver;
+        self
+    }
+
+    /// Checks the orders and the solver settings.
+    pub fn validate(&self) -> Result<()> {
+        crate::engine::analysis::check_orders(&self.orders)?;
+        self.solver.validate()
     }
 }
 
@@ -295,15 +342,17 @@ struct BlockState {
 /// Stable sets for one reduced problem and batch model: the present blocks are computed once
 /// and shared by every order.
 #[derive(Debug)]
-pub struct ThresholdSolver<'a> {
+pub(crate) struct ThresholdSolver<'a> {
     red: &'a SpanReduction,
     /// The reduced coordinates rotated into the eigenbasis of `H` (where `C_1` is diagonal).
-    ec: crate::matrix_free::EigenCoords,
-    /// `(−C_1)^{−1/2}` per degree ([`crate::inertia::scaling`]).
+    ec: crate::engine::matrix_free::EigenCoords,
+    /// `(−C_1)^{−1/2}` per degree ([`crate::engine::inertia::scaling`]).
     scales: Vec<Vec<f64>>,
     model: BatchModel,
     opts: ThresholdOptions,
     blocks: Vec<Option<BlockState>>,
+    /// Polled at every evaluation of `T_j(η)` and every Lanczos product.
+    hooks: Hooks<'a>,
 }
 
 impl<'a> ThresholdSolver<'a> {
@@ -314,19 +363,17 @@ impl<'a> ThresholdSolver<'a> {
         max_order: usize,
         orders: &[usize],
         opts: &ThresholdOptions,
-        progress: &dyn Progress,
+        hooks: Hooks<'a>,
     ) -> Result<Self> {
-        crate::analysis::check_orders(orders)?;
+        crate::engine::analysis::check_orders(orders)?;
+        opts.solver.validate()?;
         if model.n != red.n {
             return Err(Error::parameter(
-                "--batch",
+                Param::Batch,
                 model.batch,
                 "the batch model and the gradients disagree on n",
             ));
         }
-        let budget = opts
-            .memory_budget
-            .unwrap_or_else(crate::memory::default_budget_bytes);
         let r = red.rank;
         let mut needed = vec![false; max_order + 1];
         for &k in orders {
@@ -338,43 +385,20 @@ impl<'a> ThresholdSolver<'a> {
         }
         // size checks before any expensive work: a block beyond the dense limits sends every
         // block to the scale path (matrix-free, Lanczos), unless the linearization was demanded
-        let mut scale_path = false;
-        for (j, _) in needed.iter().enumerate().filter(|(_, &x)| x) {
-            let d = crate::combinatorics::sym_dim(r, j).unwrap_or(u128::MAX);
-            let dense_ok = crate::moment_operator::check_dense_budget(r, j, budget).is_ok()
-                && d <= opts.max_dense_dim as u128;
-            if dense_ok {
-                continue;
-            }
-            if opts.method == MethodChoice::Linearization {
-                crate::moment_operator::check_dense_budget(r, j, budget)?;
-                return Err(Error::parameter(
-                    "--order",
-                    j,
-                    format!(
-                        "T_{j} on Sym^{j}(R^{r}) has dimension D = {d} > the dense limit {} (an O(D³) eigensolve); lower k, raise --max-dense-dim, or use --method auto",
-                        opts.max_dense_dim
-                    ),
-                ));
-            }
-            let need = crate::analysis::matrix_free_bytes(d, &opts.lanczos);
-            if need > budget {
-                return Err(Error::too_large(
-                    format!("the matrix-free Lanczos on Sym^{j}(R^{r}) (D = {d})"),
-                    need,
-                    budget,
-                    "lower the order k or the number of samples (r <= n), or raise SGDSTAB_MEMORY_BYTES",
-                ));
-            }
-            scale_path = true;
-        }
+        let method = match opts.method {
+            MethodChoice::Linearization => OperatorMethod::Dense,
+            _ => opts.solver.method,
+        };
+        let plan = plan_blocks(r, &needed, method, &opts.solver)?;
+        let (scale_path, budget) = (plan.any_matrix_free(), plan.budget);
+        let progress = hooks.progress;
         let count = needed.iter().filter(|&&x| x).count() as u64;
         progress.begin("stable sets", count);
-        let ec = crate::matrix_free::EigenCoords::new(&red.coords, red.n, r)?;
+        let ec = crate::engine::matrix_free::EigenCoords::new(&red.coords, red.n, r)?;
         let scales = (0..=max_order)
             .map(|j| {
                 if needed[j] {
-                    crate::inertia::scaling(&ec, j)
+                    crate::engine::inertia::scaling(&ec, j)
                 } else {
                     Ok(Vec::new())
                 }
@@ -387,10 +411,12 @@ impl<'a> ThresholdSolver<'a> {
             model,
             opts: opts.clone(),
             blocks: (0..=max_order).map(|_| None).collect(),
+            hooks,
         };
         for j in 1..=max_order {
             if needed[j] {
                 progress.advance(0, &format!("T_{j}"));
+                hooks.checkpoint()?;
                 let state = if scale_path {
                     solver.scale_block(j)?
                 } else {
@@ -404,19 +430,9 @@ impl<'a> ThresholdSolver<'a> {
         Ok(solver)
     }
 
-    /// The reduced problem.
-    pub fn reduction(&self) -> &SpanReduction {
-        self.red
-    }
-
-    /// The batch model.
-    pub fn model(&self) -> &BatchModel {
-        &self.model
-    }
-
     fn block(&self, j: usize, budget: u128) -> Result<BlockState> {
         let red = self.red;
-        let dim = crate::combinatorics::sym_dim(red.rank, j).unwrap_or(u128::MAX) as usize;
+        let dim = crate::engine::combinatorics::sym_dim(red.rank, j).unwrap_or(u128::MAX) as usize;
         let rows = linearization::companion_rows(j, dim);
         let linearize = match self.opts.method {
             MethodChoice::Auto => rows <= self.opts.max_companion_rows,
@@ -446,8 +462,9 @@ impl<'a> ThresholdSolver<'a> {
     /// The excess of one block, with an error term shaped for [`refine`] (0 when the sign is
     /// certified).
     fn excess_of(&self, poly: &BlockPolynomial, lr: f64) -> Result<(f64, f64)> {
+        self.hooks.checkpoint()?;
         let j = poly.degree();
-        let e = poly.evaluate(lr, &self.scales[j], self.opts.backend)?;
+        let e = poly.evaluate(lr, &self.scales[j], self.opts.solver.eigensolver)?;
         let value = e.excess();
         let err = match e.certainty() {
             (true, _) | (_, true) => 0.0,
@@ -458,7 +475,9 @@ impl<'a> ThresholdSolver<'a> {
 
     /// Steps 1–3 of the module documentation; `None` if the interval at 0 is not stable.
     fn linearized_set(&self, poly: &BlockPolynomial, j: usize) -> Result<Option<BlockSet>> {
-        let mut cands = linearization::candidates(poly, self.opts.backend)?;
+        self.hooks.checkpoint()?;
+        let mut cands = linearization::candidates(poly, self.opts.solver.eigensolver)?;
+        self.hooks.checkpoint()?;
         let total = cands.len();
         cands.dedup_by(|b, a| (b.lr - a.lr).abs() <= 1e-12 * a.lr);
         let first_only = self.opts.scope == Scope::FirstInterval;
@@ -581,30 +600,27 @@ impl<'a> ThresholdSolver<'a> {
             .collect()
     }
 
-    /// The excess of order `k` at `η`: `max_j` over the present blocks of
-    /// `max(λ_max(M_j(η)), −1 − λ_min(T_j(η)))` — the `+1` side by the inertia matrix `M` of
-    /// [`crate::inertia`], sign-equivalent to `λ_max − 1` but well conditioned near flat
-    /// directions — with an error term shaped for [`refine`]: `0` when the sign is certified
+    /// The excess of order `k` at `η` for one end of the spectrum: `max_j` over the present
+    /// blocks of `λ_max(M_j(η))` (the `+1` side by the inertia matrix `M` of
+    /// [`crate::engine::inertia`], sign-equivalent to `λ_max − 1` but well conditioned near flat
+    /// directions) for `Some(PlusOne)`, of `−1 − λ_min(T_j(η))` for `Some(MinusOne)`, the larger
+    /// for `None` — with an error term shaped for [`refine`]: `0` when the sign is certified
     /// (some block certainly unstable, or every block certainly stable), else larger than the
-    /// value (uncertain).
-    pub fn excess(&self, k: usize, lr: f64) -> Result<(f64, f64)> {
-        self.side_excess(k, lr, None)
-    }
-
-    /// As [`ThresholdSolver::excess`] but for one end of the spectrum only: `Some(PlusOne)`
-    /// uses `λ_max(M(η))`, `Some(MinusOne)` uses `−1 − λ_min`, `None` the larger. A boundary is a
-    /// sign change of the end whose eigenvalue crosses; certifying that end alone keeps the
+    /// value (uncertain). A boundary is a sign change of the end whose eigenvalue crosses; certifying that end alone keeps the
     /// bracket verifiable when another eigenvalue sits within rounding of the other end (a
     /// near-flat direction keeps `λ_max` within `1e-13` of 1 on both sides of a `−1` crossing).
     pub fn side_excess(&self, k: usize, lr: f64, side: Option<Crossing>) -> Result<(f64, f64)> {
         let mut value = f64::NEG_INFINITY;
         let mut certain_unstable = false;
         let mut all_certain_stable = true;
+        self.hooks.checkpoint()?;
         for j in self.present_blocks(k) {
             let state = self.state(j)?;
-            let ev = self
-                .dense_poly(state, j)?
-                .evaluate(lr, &self.scales[j], self.opts.backend)?;
+            let ev = self.dense_poly(state, j)?.evaluate(
+                lr,
+                &self.scales[j],
+                self.opts.solver.eigensolver,
+            )?;
             let (e, err) = ev.side(side);
             if side.is_none() {
                 let (u, st) = ev.certainty();
@@ -625,22 +641,6 @@ impl<'a> ThresholdSolver<'a> {
             2.0 * value.abs() + f64::MIN_POSITIVE
         };
         Ok((value, err))
-    }
-
-    /// The order-`k` verdict at `η` and the largest block radius `max_j ρ(T_j^{(b)})`.
-    pub fn verdict(&self, k: usize, lr: f64) -> Result<(Verdict, f64)> {
-        let mut verdicts = Vec::new();
-        let mut radius = 0.0f64;
-        for j in self.present_blocks(k) {
-            let e = self.dense_poly(self.state(j)?, j)?.evaluate(
-                lr,
-                &self.scales[j],
-                self.opts.backend,
-            )?;
-            radius = radius.max(e.radius());
-            verdicts.push(e.verdict());
-        }
-        Ok((Verdict::combine(verdicts), radius))
     }
 
     fn dense_poly<'s>(&self, state: &'s BlockState, j: usize) -> Result<&'s BlockPolynomial> {
@@ -665,8 +665,9 @@ impl<'a> ThresholdSolver<'a> {
                 let lmax = ec.h_eigenvalues.iter().cloned().fold(0.0f64, f64::max);
                 let hnorm = ec.h_eigenvalues.iter().map(|l| l * l).sum::<f64>().sqrt();
                 let lr = 2.0 / lmax;
-                let rel =
-                    (crate::spectrum::eigensolver_error_bound(ec.r, hnorm) + 4.0 * u * lmax) / lmax;
+                let rel = (crate::engine::spectrum::eigensolver_error_bound(ec.r, hnorm)
+                    + 4.0 * u * lmax)
+                    / lmax;
                 let err = lr * rel;
                 (
                     Boundary {
@@ -682,10 +683,11 @@ impl<'a> ThresholdSolver<'a> {
                 )
             }
             2 => {
-                let th = crate::matrix_free::second_order_threshold(
+                let th = crate::engine::matrix_free::second_order_threshold(
                     ec,
                     &self.model,
-                    &self.opts.lanczos,
+                    &self.opts.solver.lanczos,
+                    self.hooks,
                 )?;
                 (
                     Boundary {
@@ -706,9 +708,15 @@ impl<'a> ThresholdSolver<'a> {
             }
             _ => {
                 let excess = |lr: f64| -> Result<refine::Excess> {
-                    let op = crate::matrix_free::MatrixFreeMoment::new(ec, j, lr, &self.model)?;
-                    let res = crate::lanczos::extreme_eigenvalues(&op, &self.opts.lanczos);
-                    let d = crate::linop::SymmetricOperator::dim(&op) as f64;
+                    let op =
+                        crate::engine::matrix_free::MatrixFreeMoment::new(ec, j, lr, &self.model)?;
+                    let checked = Cancellable::new(&op, self.hooks);
+                    let res = crate::engine::lanczos::extreme_eigenvalues(
+                        &checked,
+                        &self.opts.solver.lanczos,
+                    );
+                    checked.finish()?;
+                    let d = crate::engine::linop::SymmetricOperator::dim(&op) as f64;
                     let err = res.residual_min.max(res.residual_max) + d * u * res.radius();
                     let value = (res.lambda_max - 1.0).max(-1.0 - res.lambda_min);
                     let certain = value.abs() > err;

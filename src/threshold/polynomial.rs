@@ -20,10 +20,10 @@
 //! ([`eigensolver_error_bound`]) bounds, by Weyl's inequality, the distance of every computed
 //! eigenvalue from an exact eigenvalue of `T_j(η)`.
 
-use crate::error::{Error, Result};
-use crate::moment_operator::{DenseMoment, MomentTerms};
-use crate::sampling::BatchModel;
-use crate::spectrum::{eigensolver_error_bound, symmetric_eigenvalues, EigenBackend};
+use crate::engine::moment_operator::{DenseMoment, MomentTerms};
+use crate::engine::sampling::BatchModel;
+use crate::engine::spectrum::{eigensolver_error_bound, symmetric_eigenvalues, EigenBackend};
+use crate::error::{Error, Param, Result};
 
 /// The extreme eigenvalues of `T_j(η)` with their error bound.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -34,7 +34,7 @@ pub struct BlockEval {
     pub lambda_max: f64,
     /// Bound on the error of each computed eigenvalue.
     pub error: f64,
-    /// `λ_max(M(η))` of [`crate::inertia`]: the `+1` side, sign-equivalent to `λ_max − 1`
+    /// `λ_max(M(η))` of [`crate::engine::inertia`]: the `+1` side, sign-equivalent to `λ_max − 1`
     /// (Sylvester's law of inertia) but well conditioned near flat directions.
     pub plus: f64,
     /// Error bound on `plus`.
@@ -72,21 +72,6 @@ impl BlockEval {
         let (p, pe) = (self.plus, self.plus_error);
         let (m, me) = (-1.0 - self.lambda_min, self.error);
         (p > pe || m > me, p < -pe && m < -me)
-    }
-
-    /// `max(|λ_min|, |λ_max|)`.
-    pub fn radius(&self) -> f64 {
-        self.lambda_min.abs().max(self.lambda_max.abs())
-    }
-
-    /// The verdict: unstable if either side certainly crosses, stable if both certainly do not,
-    /// else marginal.
-    pub fn verdict(&self) -> crate::stability::Verdict {
-        match self.certainty() {
-            (true, _) => crate::stability::Verdict::Unstable,
-            (false, true) => crate::stability::Verdict::Stable,
-            _ => crate::stability::Verdict::Marginal,
-        }
     }
 }
 
@@ -169,10 +154,10 @@ impl BlockPolynomial {
         model: &BatchModel,
         budget: u128,
     ) -> Result<Self> {
-        crate::moment_operator::check_dense_budget(r, j, budget)?;
-        let dim = crate::combinatorics::sym_dim(r, j)
+        crate::engine::moment_operator::check_dense_budget(r, j, budget)?;
+        let dim = crate::engine::combinatorics::sym_dim(r, j)
             .and_then(|d| usize::try_from(d).ok())
-            .ok_or_else(|| Error::parameter("--order", j, "the block dimension overflows"))?;
+            .ok_or_else(|| Error::parameter(Param::Orders, j, "the block dimension overflows"))?;
         Ok(BlockPolynomial::Direct {
             j,
             dim,
@@ -246,8 +231,8 @@ impl BlockPolynomial {
     }
 
     /// Extreme eigenvalues of `T_j(η)` with the error bound of the module documentation, and the
-    /// `+1`-side inertia value `λ_max(M(η))` ([`crate::inertia`]); `scale` is
-    /// [`crate::inertia::scaling`] for the (eigen-rotated) coordinates this polynomial was built on.
+    /// `+1`-side inertia value `λ_max(M(η))` ([`crate::engine::inertia`]); `scale` is
+    /// [`crate::engine::inertia::scaling`] for the (eigen-rotated) coordinates this polynomial was built on.
     pub fn evaluate(&self, lr: f64, scale: &[f64], backend: EigenBackend) -> Result<BlockEval> {
         let d = self.dim();
         let (t, build) = self.matrix(lr)?;
@@ -264,14 +249,14 @@ impl BlockPolynomial {
         })
     }
 
-    /// The `+1`-side inertia certificate at `η` ([`crate::inertia`]): `T_j(η) − I` assembled
+    /// The `+1`-side inertia certificate at `η` ([`crate::engine::inertia`]): `T_j(η) − I` assembled
     /// without the identity, rescaled by `(−C_1)^{−1/2}` on both sides and divided by `η`.
     pub fn plus_certificate(
         &self,
         lr: f64,
         scale: &[f64],
         backend: EigenBackend,
-    ) -> Result<crate::inertia::InertiaCertificate> {
+    ) -> Result<crate::engine::inertia::InertiaCertificate> {
         let d = self.dim();
         let scaled_abs = |abs: &[f64]| -> f64 {
             let mut acc = 0.0;
@@ -324,7 +309,7 @@ impl BlockPolynomial {
                 (x, r)
             }
         };
-        crate::inertia::certificate_from(&x, scale, lr, rounding, backend)
+        crate::engine::inertia::certificate_from(&x, scale, lr, rounding, backend)
     }
 
     /// Whether `(1 + slack) I ∓ T_j(η)` are both positive definite (two Cholesky

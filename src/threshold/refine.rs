@@ -2,7 +2,7 @@
 //! bracketing scan of the bisection fallback.
 //!
 //! Both work on an *excess* function `f(η)` with an error bound (for one block
-//! `max(λ_max(M(η)), −1 − λ_min(T_j(η)))`, with `M` the inertia matrix of [`crate::inertia`] whose
+//! `max(λ_max(M(η)), −1 − λ_min(T_j(η)))`, with `M` the inertia matrix of [`crate::engine::inertia`] whose
 //! top eigenvalue has the sign of `λ_max(T_j) − 1`; for an order the maximum over its blocks): its sign
 //! is *certified* at `η` when `|f(η)|` exceeds the bound — then, by Weyl's inequality, the exact
 //! operator is certainly stable (`f < 0`) or certainly unstable (`f > 0`) there.

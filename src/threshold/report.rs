@@ -2,16 +2,17 @@
 //! implied limits (and, for `k = 2`, the Mulayoff–Michaeli necessary bounds) are from `η*_k`.
 
 use super::limits::{
-    corollary1_lr_limit, mulayoff_michaeli_bounds, theorem2_lr_limit, MulayoffMichaeliBounds,
+    corollary1_limit, mulayoff_michaeli_bounds, theorem2_limit, MulayoffMichaeliBounds,
 };
 use super::{OrderStableSet, ThresholdOptions, ThresholdSolver};
-use crate::bounds::{corollary1, theorem2};
+use crate::engine::analysis::{check_orders_covered, dedup_orders, Prepared};
+use crate::engine::bounds::MomentStats;
+use crate::engine::gradients::{ColumnBlock, Warning};
+use crate::engine::reduction::SpanReduction;
+use crate::engine::sampling::{BatchModel, Sampling};
+use crate::engine::spectrum::EigenBackend;
 use crate::error::Result;
-use crate::gradients::Gradients;
-use crate::progress::Progress;
-use crate::reduction::SpanReduction;
-use crate::sampling::{BatchModel, Sampling};
-use crate::spectrum::{symmetric_eigenvalues, EigenBackend};
+use crate::progress::Hooks;
 use serde::Serialize;
 
 /// Version of the `threshold` JSON schema.
@@ -27,7 +28,7 @@ pub struct ImpliedLimit {
     /// The bound's own ratio (lhs/rhs) evaluated at `η = η*_k`: how tight it is at the edge of
     /// stability (`null` if `η*_k` is unbounded).
     pub ratio_at_threshold: Option<f64>,
-    /// The bound holds at `η*_k` (with the slack of [`crate::bounds::bound_slack`]).
+    /// The bound holds at `η*_k` (with the slack of [`crate::engine::bounds::bound_slack`]).
     pub holds_at_threshold: Option<bool>,
 }
 
@@ -59,6 +60,7 @@ pub struct OrderThreshold {
 
 /// The `threshold` report (`schema_version` [`THRESHOLD_SCHEMA_VERSION`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct ThresholdReport {
     /// Schema version.
     pub schema_version: u32,
@@ -66,7 +68,7 @@ pub struct ThresholdReport {
     pub command: &'static str,
     /// sgdstab version.
     pub tool_version: &'static str,
-    /// The gradient file.
+    /// Where the gradients came from (a file, or the caller's name for them).
     pub input: Option<String>,
     /// Samples.
     pub n: usize,
@@ -86,24 +88,32 @@ pub struct ThresholdReport {
     pub gd_threshold: Option<f64>,
     /// One entry per requested order.
     pub orders: Vec<OrderThreshold>,
+    /// For a per-parameter dictionary input: where each parameter's columns are (`null` for a
+    /// single matrix).
+    pub column_layout: Option<Vec<ColumnBlock>>,
+    /// `‖(1/n) Σ a_i‖ / ((1/n) Σ ‖a_i‖)` (`null` when every row is zero).
+    pub mean_gradient_ratio: Option<f64>,
+    /// Warnings about the input (e.g. rows that look like loss gradients).
+    pub warnings: Vec<Warning>,
 }
 
-/// Compares `η*_k` with the limits a moment bound implies.
-pub fn implied_limits(
-    grads: &Gradients,
+/// Compares `η*_k` with the limits Theorem 2 and Corollary 1 imply (from the moment
+/// statistics, which must cover order `k`).
+pub(crate) fn implied_limits(
+    stats: &MomentStats,
     k: usize,
     batch: usize,
     threshold: Option<f64>,
 ) -> (ImpliedLimit, ImpliedLimit) {
-    let t2 = theorem2_lr_limit(grads, k, batch);
-    let c1 = corollary1_lr_limit(grads, k, batch);
+    let t2 = theorem2_limit(stats, k, batch);
+    let c1 = corollary1_limit(stats, k, batch);
     let at = threshold.filter(|&t| t > 0.0);
     let over = |lim: Option<f64>| match (at, lim) {
         (Some(t), Some(l)) => Some(t / l),
         _ => None,
     };
-    let t2r = at.map(|t| theorem2(grads, k, t, batch));
-    let c1r = at.map(|t| corollary1(grads, k, t, batch));
+    let t2r = at.and_then(|t| stats.theorem2(k, t, batch));
+    let c1r = at.and_then(|t| stats.corollary1(k, t, batch));
     (
         ImpliedLimit {
             lr_limit: t2,
@@ -121,79 +131,78 @@ pub fn implied_limits(
 }
 
 /// `λ_max(H)` on the reduced coordinates (0 when `r = 0`).
-pub fn sharpness(red: &SpanReduction, backend: EigenBackend) -> Result<f64> {
-    let r = red.rank;
-    if r == 0 {
-        return Ok(0.0);
-    }
-    let h = red.hessian();
-    let buf: Vec<f64> = (0..r * r).map(|i| h[(i % r, i / r)]).collect();
-    Ok(symmetric_eigenvalues(&buf, r, backend)?
-        .last()
-        .copied()
-        .unwrap_or(0.0)
-        .max(0.0))
+pub(crate) fn sharpness(red: &SpanReduction, backend: EigenBackend) -> Result<f64> {
+    crate::engine::analysis::hessian_top(red, backend)
 }
 
-/// Runs the `threshold` computation.
-pub fn threshold_report(
-    grads: &Gradients,
+/// Runs the `threshold` computation on a prepared problem. The report's `input`,
+/// `column_layout` and `warnings` are left empty for the caller.
+pub(crate) fn threshold_prepared(
+    prep: &Prepared,
     batch: usize,
-    orders: &[usize],
     sampling: Sampling,
-    rank_tolerance: Option<f64>,
     opts: &ThresholdOptions,
-    input: Option<String>,
-    progress: &dyn Progress,
+    hooks: Hooks,
 ) -> Result<ThresholdReport> {
-    crate::analysis::check_orders(orders)?;
-    let model = BatchModel::new(grads.n(), batch, sampling)?;
-    let mut ks: Vec<usize> = Vec::new();
-    for &k in orders {
-        if !ks.contains(&k) {
-            ks.push(k);
-        }
-    }
-    let red = SpanReduction::new(grads, rank_tolerance)?;
+    opts.validate()?;
+    let red = &prep.reduction;
+    let model = BatchModel::new(red.n, batch, sampling)?;
+    let ks = dedup_orders(&opts.orders);
+    check_orders_covered(&prep.stats, &ks)?;
     let max_k = ks.iter().copied().max().unwrap_or(1);
-    let solver = ThresholdSolver::new(&red, model, max_k, &ks, opts, progress)?;
-    let sharp = sharpness(&red, opts.backend)?;
-    let mm = mulayoff_michaeli_bounds(&red, &model)?;
+    let solver = ThresholdSolver::new(red, model, max_k, &ks, opts, hooks)?;
+    let sharp = sharpness(red, opts.solver.eigensolver)?;
+    let mm = mulayoff_michaeli_bounds(red, &model)?;
     let mut out = Vec::new();
     for &k in &ks {
-        let set = solver.order(k)?;
-        let (t2, c1) = implied_limits(grads, k, batch, set.lr_threshold);
-        let mulayoff_michaeli = if k == 2 {
-            mm.map(|b| MulayoffMichaeliReport {
-                bounds: b,
-                threshold_over_trace_bound: set.lr_threshold.map(|t| t / b.trace_bound),
-                threshold_over_top_eigenvector_bound: set
-                    .lr_threshold
-                    .map(|t| t / b.top_eigenvector_bound),
-            })
-        } else {
-            None
-        };
-        out.push(OrderThreshold {
-            set,
-            theorem2: t2,
-            corollary1: c1,
-            mulayoff_michaeli,
-        });
+        hooks.checkpoint()?;
+        out.push(order_threshold(&solver, &prep.stats, k, batch, mm)?);
     }
     Ok(ThresholdReport {
         schema_version: THRESHOLD_SCHEMA_VERSION,
         command: "threshold",
         tool_version: env!("CARGO_PKG_VERSION"),
-        input,
+        input: None,
         n: red.n,
         w: red.w,
         rank: red.rank,
         batch,
         sampling,
-        eigensolver: opts.backend,
+        eigensolver: opts.solver.eigensolver,
         sharpness: sharp,
         gd_threshold: (sharp > 0.0).then(|| 2.0 / sharp),
         orders: out,
+        column_layout: None,
+        mean_gradient_ratio: None,
+        warnings: Vec::new(),
+    })
+}
+
+/// One order: `S_k` with its implied limits and, for `k = 2`, the necessary bounds.
+fn order_threshold(
+    solver: &ThresholdSolver,
+    stats: &MomentStats,
+    k: usize,
+    batch: usize,
+    mm: Option<MulayoffMichaeliBounds>,
+) -> Result<OrderThreshold> {
+    let set = solver.order(k)?;
+    let (t2, c1) = implied_limits(stats, k, batch, set.lr_threshold);
+    let mulayoff_michaeli = if k == 2 {
+        mm.map(|b| MulayoffMichaeliReport {
+            bounds: b,
+            threshold_over_trace_bound: set.lr_threshold.map(|t| t / b.trace_bound),
+            threshold_over_top_eigenvector_bound: set
+                .lr_threshold
+                .map(|t| t / b.top_eigenvector_bound),
+        })
+    } else {
+        None
+    };
+    Ok(OrderThreshold {
+        set,
+        theorem2: t2,
+        corollary1: c1,
+        mulayoff_michaeli,
     })
 }

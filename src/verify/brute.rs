@@ -6,8 +6,8 @@
 //! `E_α = sqrt(α!/k!) Σ_{distinct permutations p of α} e_p` (DESIGN §5), with `M^{⊗k}` applied
 //! slot by slot on the full tensor space `(R^d)^{⊗k}`.
 
-use crate::sampling::Sampling;
-use crate::symmetric::SymBasis;
+use crate::engine::sampling::Sampling;
+use crate::engine::symmetric::SymBasis;
 
 /// Every batch as counts `z_i`, each with its probability: all `B`-subsets (uniform) without
 /// replacement, all `n^B` ordered tuples (uniform) with replacement.
@@ -65,12 +65,16 @@ pub fn all_batches(n: usize, b: usize, sampling: Sampling) -> Vec<(Vec<f64>, f64
 /// Number of batches [`all_batches`] enumerates (`None` on overflow).
 pub fn batch_count(n: usize, b: usize, sampling: Sampling) -> Option<u128> {
     match sampling {
-        Sampling::WithoutReplacement => crate::combinatorics::binomial(n as u128, b as u128),
+        Sampling::WithoutReplacement => {
+            crate::engine::combinatorics::binomial(n as u128, b as u128)
+        }
         Sampling::WithReplacement => (n as u128).checked_pow(b as u32),
     }
 }
 
-fn kron_apply(m: &[f64], d: usize, k: usize, x: &[f64]) -> Vec<f64> {
+/// `y = M^{⊗k} x` on the full tensor space `(R^d)^{⊗k}` (flattened, slot 0 most significant;
+/// `M` row-major `d × d`), slot by slot.
+pub fn kron_apply(m: &[f64], d: usize, k: usize, x: &[f64]) -> Vec<f64> {
     let mut cur = x.to_vec();
     for slot in 0..k {
         let stride = d.pow((k - 1 - slot) as u32);
@@ -85,27 +89,20 @@ fn kron_apply(m: &[f64], d: usize, k: usize, x: &[f64]) -> Vec<f64> {
     cur
 }
 
-/// Brute-force `T_k` on `Sym^k(R^d)` for the rows `b` (`n × d`, row-major), column-major
-/// `D × D` like the closed form.
-pub fn brute_force_tk(
-    b: &[f64],
-    n: usize,
-    d: usize,
-    k: usize,
-    lr: f64,
-    batch: usize,
-    sampling: Sampling,
-) -> crate::Result<Vec<f64>> {
+/// The orthonormal basis `E_α = sqrt(α!/k!) Σ_{distinct permutations p of α} e_p` of
+/// `Sym^k(R^d)` (DESIGN §5) as vectors of `(R^d)^{⊗k}` (flattened as in [`kron_apply`]), built by
+/// sorting every multi-index; ordered like [`SymBasis`].
+pub fn explicit_basis(d: usize, k: usize) -> crate::Result<Vec<Vec<f64>>> {
     let basis = SymBasis::new(d, k)?;
-    let dim = basis.dim();
     let total = d.pow(k as u32);
     let kf: f64 = (1..=k).map(|i| i as f64).product();
-    let mut e = vec![vec![0.0; total]; dim];
+    let mut e = vec![vec![0.0; total]; basis.dim()];
     for idx in 0..total {
         let mut p: Vec<u32> = (0..k)
             .map(|s| ((idx / d.pow((k - 1 - s) as u32)) % d) as u32)
             .collect();
         p.sort_unstable();
+        // α! from the multiplicities
         let mut fact = 1.0;
         let mut run = 1.0;
         for t in 1..k {
@@ -118,6 +115,22 @@ pub fn brute_force_tk(
         }
         e[basis.rank(&p)][idx] = (fact / kf).sqrt();
     }
+    Ok(e)
+}
+
+/// Brute-force `T_k` on `Sym^k(R^d)` for the rows `b` (`n × d`, row-major), column-major
+/// `D × D` like the closed form.
+pub fn brute_force_tk(
+    b: &[f64],
+    n: usize,
+    d: usize,
+    k: usize,
+    lr: f64,
+    batch: usize,
+    sampling: Sampling,
+) -> crate::Result<Vec<f64>> {
+    let e = explicit_basis(d, k)?;
+    let dim = e.len();
     let c = lr / batch as f64;
     let mut t = vec![0.0; dim * dim];
     for (z, prob) in all_batches(n, batch, sampling) {
@@ -145,4 +158,49 @@ pub fn brute_force_tk(
         }
     }
     Ok(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_batch_once_with_uniform_probability() {
+        for sampling in Sampling::ALL {
+            for (n, b) in [(1, 1), (4, 2), (5, 3), (3, 3)] {
+                let all = all_batches(n, b, sampling);
+                assert_eq!(all.len() as u128, batch_count(n, b, sampling).unwrap());
+                let total: f64 = all.iter().map(|(_, p)| p).sum();
+                assert!((total - 1.0).abs() < 1e-12);
+                for (z, _) in &all {
+                    assert_eq!(z.iter().sum::<f64>(), b as f64);
+                    if sampling == Sampling::WithoutReplacement {
+                        assert!(z.iter().all(|&c| c == 0.0 || c == 1.0));
+                    }
+                }
+                // distinct batches (without replacement: subsets; with: ordered tuples, so the
+                // counts repeat exactly as multinomial coefficients)
+                if sampling == Sampling::WithoutReplacement {
+                    let mut seen: Vec<&Vec<f64>> = all.iter().map(|(z, _)| z).collect();
+                    seen.sort_by(|a, b| a.partial_cmp(b).unwrap());
+                    seen.dedup();
+                    assert_eq!(seen.len(), all.len());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_explicit_basis_is_orthonormal() {
+        for (d, k) in [(2, 2), (3, 3), (2, 4)] {
+            let e = explicit_basis(d, k).unwrap();
+            for a in 0..e.len() {
+                for b in 0..e.len() {
+                    let dot: f64 = e[a].iter().zip(&e[b]).map(|(x, y)| x * y).sum();
+                    let want = if a == b { 1.0 } else { 0.0 };
+                    assert!((dot - want).abs() < 1e-14, "d={d} k={k} {a} {b}");
+                }
+            }
+        }
+    }
 }

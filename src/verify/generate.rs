@@ -2,8 +2,8 @@
 //! of the `proptest-support` feature): varied `n`, `w`, rank, scale, heavy-tailed entries and
 //! near-duplicate rows, all deterministic given a seed (SplitMix64).
 
-use crate::error::{Error, Result};
-use crate::gradients::Gradients;
+use crate::engine::gradients::Gradients;
+use crate::error::{Error, Param, Result};
 
 /// SplitMix64: a tiny, fast, well-mixed 64-bit generator; the same seed gives the same stream
 /// on every platform.
@@ -95,7 +95,7 @@ pub fn generate(spec: &GradientSpec) -> Result<Gradients> {
     let GradientSpec { n, w, rank, .. } = *spec;
     if n == 0 || w == 0 || rank == 0 || rank > n.min(w) || !spec.log_scale.is_finite() {
         return Err(Error::parameter(
-            "gradient spec",
+            Param::Grads,
             format!("n={n} w={w} rank={rank} log_scale={}", spec.log_scale),
             "need n, w >= 1, 1 <= rank <= min(n, w) and a finite scale",
         ));

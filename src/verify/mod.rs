@@ -27,22 +27,24 @@
 
 pub mod brute;
 pub mod generate;
+#[cfg(feature = "proptest-support")]
+pub mod strategies;
 
 pub use generate::{generate, GradientSpec, SplitMix};
 
-use crate::analysis::{analyze, AnalyzeOptions};
+use crate::engine::analysis::AnalyzeOptions;
+use crate::engine::gradients::Gradients;
+use crate::engine::moment_operator::DenseMoment;
+use crate::engine::reduction::SpanReduction;
+use crate::engine::sampling::{BatchModel, Sampling};
+use crate::engine::stability::Verdict;
 use crate::error::Result;
-use crate::gradients::Gradients;
-use crate::moment_operator::DenseMoment;
-use crate::progress::Progress;
-use crate::reduction::SpanReduction;
-use crate::sampling::{BatchModel, Sampling};
-use crate::stability::Verdict;
+use crate::problem::{Problem, ProblemOptions};
+use crate::progress::{Hooks, Progress};
 use crate::threshold::{
     corollary1_lr_limit, mulayoff_michaeli_bounds, theorem2_lr_limit, OrderStableSet,
     ThresholdOptions, ThresholdSolver,
 };
-use crate::NoProgress;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -224,7 +226,7 @@ fn rel(a: f64, b: f64) -> f64 {
 
 /// Runs `verify`.
 pub fn verify(opts: &VerifyOptions, progress: &dyn Progress) -> Result<VerifyReport> {
-    crate::analysis::check_orders(&opts.orders)?;
+    crate::engine::analysis::check_orders(&opts.orders)?;
     let mut ks = opts.orders.clone();
     ks.sort_unstable();
     ks.dedup();
@@ -281,7 +283,7 @@ fn stable_sets<'a>(
         max_k,
         ks,
         &ThresholdOptions::default(),
-        &NoProgress,
+        Hooks::none(),
     )?;
     let sets = ks
         .iter()
@@ -311,6 +313,14 @@ fn run_case(seed: u64, sampling: Sampling, ks: &[usize], rec: &mut Recorder) -> 
         }
     );
     let (_solver, sets) = stable_sets(&red, model, ks)?;
+    let max_k = ks.iter().copied().max().unwrap_or(1).max(2);
+    let problem = Problem::from_gradients(
+        &g,
+        &ProblemOptions::default()
+            .sampling(sampling)
+            .max_order(max_k),
+        Hooks::none(),
+    )?;
     let eta1 = sets
         .iter()
         .find(|s| s.k == 1)
@@ -359,7 +369,7 @@ fn run_case(seed: u64, sampling: Sampling, ks: &[usize], rec: &mut Recorder) -> 
                 }
             }
         }
-        let slack = crate::bounds::bound_slack(k, n);
+        let slack = crate::engine::bounds::bound_slack(k, n);
         if let Some(lim) = theorem2_lr_limit(&g, k, batch) {
             let ratio = (eta - err) / lim;
             rec.record("stable=>theorem2", seed, sampling, ratio, ratio <= 1.0 + slack, || {
@@ -381,9 +391,12 @@ fn run_case(seed: u64, sampling: Sampling, ks: &[usize], rec: &mut Recorder) -> 
         // drawn learning rates on both sides of η*_k
         for f in LR_FACTORS {
             let lr = f * eta;
-            let mut o = AnalyzeOptions::new(lr, batch, vec![k]);
-            o.sampling = sampling;
-            let rep = analyze(&g, &o, None, &NoProgress)?;
+            let rep = problem.analyze(
+                lr,
+                batch,
+                &AnalyzeOptions::default().orders([k]),
+                Hooks::none(),
+            )?;
             let ord = &rep.orders[0];
             if k % 2 == 0 {
                 if let Some(top) = ord.blocks.iter().find(|b| b.j == k) {
@@ -419,12 +432,15 @@ fn run_case(seed: u64, sampling: Sampling, ks: &[usize], rec: &mut Recorder) -> 
                 });
             }
             if k == 2 || (k == 1 && ks.contains(&2)) {
-                let mut o2 = AnalyzeOptions::new(lr, batch, vec![2]);
-                o2.sampling = sampling;
                 let rep2 = if k == 2 {
                     rep.clone()
                 } else {
-                    analyze(&g, &o2, None, &NoProgress)?
+                    problem.analyze(
+                        lr,
+                        batch,
+                        &AnalyzeOptions::default().orders([2]),
+                        Hooks::none(),
+                    )?
                 };
                 let o = &rep2.orders[0];
                 let tol = o.error_bound + rep2.prop1.error_bound;

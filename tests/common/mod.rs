@@ -1,10 +1,15 @@
 //! Test-only references: brute-force enumeration of every mini-batch, explicit symmetric-tensor
 //! bases built from permutations, seeded random inputs. Nothing here is used by the product path.
+//! The batch enumerator, the Kronecker product and the explicit basis are the library's own
+//! references ([`sgdstab::verify::brute`]), so that there is one of each.
 
 #![allow(dead_code)]
 
-use sgdstab::symmetric::SymBasis;
-use sgdstab::Sampling;
+pub use sgdstab::verify::brute::{all_batches, kron_apply};
+use sgdstab::{
+    AnalysisReport, AnalyzeOptions, Gradients, Hooks, MethodChoice, Problem, ProblemOptions,
+    Sampling, ThresholdOptions,
+};
 
 /// A small deterministic RNG (SplitMix64) so tests need no extra crates and are reproducible.
 #[derive(Debug, Clone)]
@@ -43,60 +48,6 @@ impl Rng {
     }
 }
 
-/// Every batch with its probability: for without replacement all B-subsets (uniform), for with
-/// replacement all n^B ordered tuples (uniform). Each batch is returned as counts z_i.
-pub fn all_batches(n: usize, b: usize, sampling: Sampling) -> Vec<(Vec<f64>, f64)> {
-    let mut out = Vec::new();
-    match sampling {
-        Sampling::WithoutReplacement => {
-            let mut idx: Vec<usize> = (0..b).collect();
-            loop {
-                let mut z = vec![0.0; n];
-                for &i in &idx {
-                    z[i] = 1.0;
-                }
-                out.push(z);
-                // next combination
-                let mut t = b;
-                while t > 0 && idx[t - 1] == n - b + t - 1 {
-                    t -= 1;
-                }
-                if t == 0 {
-                    break;
-                }
-                idx[t - 1] += 1;
-                for s in t..b {
-                    idx[s] = idx[s - 1] + 1;
-                }
-            }
-        }
-        Sampling::WithReplacement => {
-            let mut idx = vec![0usize; b];
-            loop {
-                let mut z = vec![0.0; n];
-                for &i in &idx {
-                    z[i] += 1.0;
-                }
-                out.push(z);
-                let mut t = 0;
-                while t < b {
-                    idx[t] += 1;
-                    if idx[t] < n {
-                        break;
-                    }
-                    idx[t] = 0;
-                    t += 1;
-                }
-                if t == b {
-                    break;
-                }
-            }
-        }
-    }
-    let p = 1.0 / out.len() as f64;
-    out.into_iter().map(|z| (z, p)).collect()
-}
-
 /// `M = I − (η/B) Σ_i z_i a_i a_iᵀ` (`d × d`, row-major).
 pub fn batch_matrix(rows: &[Vec<f64>], z: &[f64], lr: f64, b: usize) -> Vec<f64> {
     let d = rows[0].len();
@@ -118,52 +69,10 @@ pub fn batch_matrix(rows: &[Vec<f64>], z: &[f64], lr: f64, b: usize) -> Vec<f64>
     m
 }
 
-/// `y = M^{⊗k} x` on the full tensor space `(R^d)^{⊗k}` (flattened, slot 0 most significant).
-pub fn kron_apply(m: &[f64], d: usize, k: usize, x: &[f64]) -> Vec<f64> {
-    let mut cur = x.to_vec();
-    for slot in 0..k {
-        let stride = d.pow((k - 1 - slot) as u32);
-        let mut next = vec![0.0; cur.len()];
-        for (idx, out) in next.iter_mut().enumerate() {
-            let i = (idx / stride) % d;
-            let base = idx - i * stride;
-            let mut acc = 0.0;
-            for j in 0..d {
-                acc += m[i * d + j] * cur[base + j * stride];
-            }
-            *out = acc;
-        }
-        cur = next;
-    }
-    cur
-}
-
 /// The orthonormal symmetric basis vectors `E_α = sqrt(α!/k!) Σ_{distinct perms} e_p`, built by
-/// sorting every multi-index of `(R^d)^{⊗k}`; ordered like the library's [`SymBasis`].
+/// sorting every multi-index of `(R^d)^{⊗k}`; ordered like the library's `SymBasis`.
 pub fn explicit_basis(d: usize, k: usize) -> Vec<Vec<f64>> {
-    let basis = SymBasis::new(d, k).unwrap();
-    let total = d.pow(k as u32);
-    let kf: f64 = (1..=k).map(|i| i as f64).product();
-    let mut e = vec![vec![0.0; total]; basis.dim()];
-    for idx in 0..total {
-        let mut p: Vec<u32> = (0..k)
-            .map(|s| ((idx / d.pow((k - 1 - s) as u32)) % d) as u32)
-            .collect();
-        p.sort_unstable();
-        // α! from multiplicities
-        let mut fact = 1.0;
-        let mut run = 1.0;
-        for t in 1..k {
-            if p[t] == p[t - 1] {
-                run += 1.0;
-                fact *= run;
-            } else {
-                run = 1.0;
-            }
-        }
-        e[basis.rank(&p)][idx] = (fact / kf).sqrt();
-    }
-    e
+    sgdstab::verify::brute::explicit_basis(d, k).unwrap()
 }
 
 /// Brute-force `T_k` on `Sym^k(R^d)` in the orthonormal basis (row-major `D × D`), by
@@ -211,4 +120,63 @@ pub fn radius(t: &[f64], dim: usize) -> f64 {
 /// Frobenius norm.
 pub fn fro(t: &[f64]) -> f64 {
     t.iter().map(|x| x * x).sum::<f64>().sqrt()
+}
+
+/// The problem of `g` under `sampling`, with statistics up to order 4 (or `max_order`).
+pub fn problem(g: &Gradients, sampling: Sampling, max_order: usize) -> Problem {
+    Problem::from_gradients(
+        g,
+        &ProblemOptions::default()
+            .sampling(sampling)
+            .max_order(max_order.max(1)),
+        Hooks::none(),
+    )
+    .unwrap()
+}
+
+/// `analyze` at `(lr, b)` for `opts.orders` under `sampling`.
+pub fn analyze_with(
+    g: &Gradients,
+    lr: f64,
+    b: usize,
+    sampling: Sampling,
+    opts: &AnalyzeOptions,
+) -> AnalysisReport {
+    let max = opts.orders.iter().copied().max().unwrap_or(1);
+    problem(g, sampling, max)
+        .analyze(lr, b, opts, Hooks::none())
+        .unwrap()
+}
+
+/// `S_k` for one order at batch size `b`.
+pub fn stable_set(
+    g: &Gradients,
+    b: usize,
+    sampling: Sampling,
+    k: usize,
+    opts: ThresholdOptions,
+) -> sgdstab::threshold::OrderStableSet {
+    problem(g, sampling, k)
+        .thresholds(b, &opts.orders([k]), Hooks::none())
+        .unwrap()
+        .orders
+        .remove(0)
+        .set
+}
+
+/// `S_k` with the given method.
+pub fn stable_set_by(
+    g: &Gradients,
+    b: usize,
+    sampling: Sampling,
+    k: usize,
+    method: MethodChoice,
+) -> sgdstab::threshold::OrderStableSet {
+    stable_set(
+        g,
+        b,
+        sampling,
+        k,
+        ThresholdOptions::default().method(method),
+    )
 }

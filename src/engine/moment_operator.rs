@@ -3,7 +3,7 @@
 //!
 //! # Formula
 //!
-//! In the polynomial picture of [`crate::symmetric`] (tensor `X` ↔ `p(x) = ⟨X, x^{⊗k}⟩`,
+//! In the polynomial picture of [`crate::engine::symmetric`] (tensor `X` ↔ `p(x) = ⟨X, x^{⊗k}⟩`,
 //! `M^{⊗k}` ↔ `p ↦ p(Mx)`), Taylor expansion of `p(x − c S x)`, `c = η/B`, and the Möbius
 //! inversion of the batch moments give
 //!
@@ -12,7 +12,7 @@
 //! P̂_ℓ = Σ_i (b_i·x)^ℓ (b_i·∇)^ℓ,
 //! ```
 //!
-//! with `κ(λ)` from [`crate::sampling`]. The normal-ordered product of the `P̂` is the product of
+//! with `κ(λ)` from [`crate::engine::sampling`]. The normal-ordered product of the `P̂` is the product of
 //! the bihomogeneous polynomials `K^{(ℓ)}(x, y) = Σ_i (b_i·x)^ℓ (b_i·y)^ℓ`, so the degree-`m` part
 //! is `L^{(m)} = Σ_{λ ⊢ m} weight(λ) Π_j K^{(λ_j)}`, embedded into degree `k` by the identity on
 //! the untouched `k − m` slots. Grouping partitions by their smallest part `ℓ`,
@@ -34,11 +34,13 @@
 //! `A_{k,ℓ} ⊙ K^{(ℓ)}`: `O(D_{k−ℓ}² D_ℓ²)`; embedding: `O(D_{k−m} D_m²)`. All below the `O(D³)`
 //! eigensolve.
 
-use crate::combinatorics::partitions;
-use crate::error::{Error, Result};
-use crate::reduction::SpanReduction;
-use crate::sampling::{BatchModel, KappaTable};
-use crate::symmetric::{add_power_sum, bi_product, embed_identity, power_sum, BiPoly, SymAlgebra};
+use crate::engine::combinatorics::partitions;
+use crate::engine::reduction::SpanReduction;
+use crate::engine::sampling::{BatchModel, KappaTable};
+use crate::engine::symmetric::{
+    add_power_sum, bi_product, embed_identity, power_sum, BiPoly, SymAlgebra,
+};
+use crate::error::{Error, Param, Result};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 
@@ -77,7 +79,7 @@ impl<'a> MomentTerms<'a> {
         absolute: bool,
     ) -> Result<Self> {
         if k == 0 {
-            return Err(Error::parameter("--order", 0, "orders start at k = 1"));
+            return Err(Error::parameter(Param::Orders, 0, "orders start at k = 1"));
         }
         debug_assert_eq!(b.len(), n * r);
         let alg = SymAlgebra::new(r, k)?;
@@ -334,22 +336,22 @@ impl DenseMoment {
     pub fn assembly_gamma(k: usize, n: usize) -> f64 {
         let u = f64::EPSILON / 2.0;
         let kf = k as f64;
-        let half = crate::combinatorics::binomial(k as u128, (k / 2) as u128)
+        let half = crate::engine::combinatorics::binomial(k as u128, (k / 2) as u128)
             .map_or(f64::MAX, |c| c as f64);
-        let parts = crate::combinatorics::partitions(k).len() as f64;
+        let parts = crate::engine::combinatorics::partitions(k).len() as f64;
         u * (kf * (n as f64 + 2.0 * kf + 6.0) + half * half + parts + kf + 4.0)
     }
 }
 
 /// Bytes the dense path needs for `Sym^k(R^r)`: four `D × D` `f64` matrices.
 pub fn dense_bytes(r: usize, k: usize) -> Option<u128> {
-    let d = crate::combinatorics::sym_dim(r, k)?;
+    let d = crate::engine::combinatorics::sym_dim(r, k)?;
     d.checked_mul(d)?.checked_mul(8 * 4)
 }
 
 /// Errors with [`Error::TooLarge`] if the dense `T_k` on `Sym^k(R^r)` exceeds the budget.
 pub fn check_dense_budget(r: usize, k: usize, budget_bytes: u128) -> Result<()> {
-    let d = crate::combinatorics::sym_dim(r, k);
+    let d = crate::engine::combinatorics::sym_dim(r, k);
     let need = dense_bytes(r, k);
     match need {
         Some(b) if b <= budget_bytes => Ok(()),

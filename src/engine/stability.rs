@@ -9,9 +9,9 @@
 //! After span reduction the verdict is `max_{1<=j<=k} ρ(T_j^{(b)}) <= 1` (the flat block `T_0 = 1`
 //! is exactly 1), decided with the error bound of each block (DESIGN §8).
 
-use crate::combinatorics::factorial;
-use crate::linop::{norm, SymmetricOperator};
-use crate::symmetric::SymBasis;
+use crate::engine::combinatorics::factorial;
+use crate::engine::linop::{norm, SymmetricOperator};
+use crate::engine::symmetric::SymBasis;
 use serde::Serialize;
 use std::fmt;
 

@@ -16,8 +16,8 @@
 //!
 //! All reductions use a fixed chunking, so results are bit-for-bit reproducible for a given seed.
 
-use crate::linop::SymmetricOperator;
-use crate::stability::Termination;
+use crate::engine::linop::SymmetricOperator;
+use crate::engine::stability::Termination;
 use rayon::prelude::*;
 use serde::Serialize;
 

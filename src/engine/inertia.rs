@@ -18,13 +18,13 @@
 //! `M(η) = −I + (η/2) C^{−1/2} D C^{−1/2}` (DESIGN §11's `C`, `D`), so
 //! `λ_max(M) = η λ_max(C⁺D)/2 − 1` and `λ_max(M) = 0` at `η*_2`.
 
+use crate::engine::matrix_free::EigenCoords;
+use crate::engine::moment_operator::{DenseMoment, MomentTerms};
+use crate::engine::sampling::BatchModel;
+use crate::engine::spectrum::{eigensolver_error_bound, symmetric_eigenvalues, EigenBackend};
+use crate::engine::stability::Verdict;
+use crate::engine::symmetric::SymBasis;
 use crate::error::Result;
-use crate::matrix_free::EigenCoords;
-use crate::moment_operator::{DenseMoment, MomentTerms};
-use crate::sampling::BatchModel;
-use crate::spectrum::{eigensolver_error_bound, symmetric_eigenvalues, EigenBackend};
-use crate::stability::Verdict;
-use crate::symmetric::SymBasis;
 use serde::Serialize;
 
 /// The `+1`-side inertia certificate of one block.

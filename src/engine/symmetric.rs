@@ -19,8 +19,8 @@
 //! bihomogeneous polynomial `P(x, y) = Σ P[γ, δ] x^γ y^δ` ([`BiPoly`]). The normal-ordered product
 //! of two operators is the ordinary product of their polynomials ([`bi_product`]).
 
-use crate::combinatorics::sym_dim;
-use crate::error::{Error, Result};
+use crate::engine::combinatorics::sym_dim;
+use crate::error::{Error, Param, Result};
 use rayon::prelude::*;
 use std::sync::{Arc, OnceLock};
 
@@ -54,7 +54,7 @@ impl SymBasis {
                 )
             })? as usize;
         if r > u32::MAX as usize {
-            return Err(Error::parameter("rank", r, "too large"));
+            return Err(Error::parameter(Param::Grads, r, "too large"));
         }
         let rows = r + k;
         let mut binom = vec![0usize; rows * (k + 1)];
@@ -145,7 +145,7 @@ impl SymBasis {
     ///
     /// `x^α = sqrt(α!/k!) E_α` in tensor terms.
     pub fn monomial_to_orthonormal(&self, coef: &[f64]) -> Vec<f64> {
-        let kf = crate::combinatorics::factorial(self.k);
+        let kf = crate::engine::combinatorics::factorial(self.k);
         coef.iter()
             .enumerate()
             .map(|(a, &c)| c * (self.fact[a] / kf).sqrt())
@@ -411,7 +411,7 @@ pub fn power_coordinates(
 ) -> Vec<f64> {
     let basis = alg.basis(degree);
     let d = basis.dim();
-    let lf = crate::combinatorics::factorial(degree);
+    let lf = crate::engine::combinatorics::factorial(degree);
     let mut u = vec![0.0; d * (hi - lo)];
     u.par_chunks_mut(d.max(1)).enumerate().for_each(|(c, col)| {
         if d == 0 {

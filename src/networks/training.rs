@@ -16,10 +16,10 @@
 //! interpolation: say so to the user), and with [`Stop::Diverged`] if the loss exceeds
 //! `divergence_loss` or stops being finite (η is above the edge of stability).
 
-use crate::datasets::Dataset;
-use crate::error::{Error, Result};
-use crate::matrix_norm::spectral_norm;
-use crate::network::{Mlp, Workspace};
+use crate::error::{Error, Param, Result};
+use crate::networks::datasets::Dataset;
+use crate::networks::matrix_norm::spectral_norm;
+use crate::networks::network::{Mlp, Workspace};
 use crate::progress::Progress;
 use crate::random::SplitMix64;
 use serde::{Deserialize, Serialize};
@@ -151,18 +151,18 @@ pub fn w1_spectral_norm(net: &Mlp) -> f64 {
 
 /// Checks the options against the data.
 pub fn check_options(opts: &TrainOptions, n: usize) -> Result<()> {
-    crate::analysis::check_lr(opts.lr)?;
-    crate::sampling::BatchModel::new(n, opts.batch, crate::Sampling::WithoutReplacement)?;
+    crate::engine::analysis::check_lr(opts.lr)?;
+    crate::engine::sampling::BatchModel::new(n, opts.batch, crate::Sampling::WithoutReplacement)?;
     if !(opts.loss_threshold.is_finite() && opts.loss_threshold > 0.0) {
         return Err(Error::parameter(
-            "--loss-threshold",
+            Param::LossThreshold,
             opts.loss_threshold,
             "must be finite and > 0",
         ));
     }
     if opts.divergence_loss.is_nan() || opts.divergence_loss <= opts.loss_threshold {
         return Err(Error::parameter(
-            "--divergence-loss",
+            Param::DivergenceLoss,
             opts.divergence_loss,
             "must exceed the loss threshold",
         ));
@@ -180,7 +180,11 @@ pub fn check_gradient_memory(n: usize, w: usize) -> Result<()> {
             format!("the per-sample gradients ({n} × {w})"),
             need,
             budget,
-            "lower --n or the hidden widths",
+            &format!(
+                "lower {} or {}",
+                Param::Points.quoted(),
+                Param::Hidden.quoted()
+            ),
         ));
     }
     Ok(())
@@ -291,14 +295,14 @@ pub fn train(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::network::{Activation, Architecture};
+    use crate::networks::network::{Activation, Architecture};
     use crate::NoProgress;
 
     #[test]
     fn one_step_matches_the_formula() {
         // a single step with B = n equals full-batch GD: W − (η/n) Σ r_i ∇f_i
-        let ds = crate::datasets::generate(&crate::datasets::DatasetSpec {
-            kind: crate::datasets::DatasetKind::Gaussian,
+        let ds = crate::networks::datasets::generate(&crate::networks::datasets::DatasetSpec {
+            kind: crate::networks::datasets::DatasetKind::Gaussian,
             n: 4,
             dim: 3,
             seed: 1,
@@ -329,7 +333,7 @@ mod tests {
 
     #[test]
     fn bad_options_are_errors() {
-        let ds = crate::datasets::iris(5).unwrap();
+        let ds = crate::networks::datasets::iris(5).unwrap();
         let arch = Architecture::new(3, vec![4], Activation::Tanh).unwrap();
         let mut net = Mlp::init(arch, 0);
         for opts in [

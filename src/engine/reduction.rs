@@ -18,9 +18,9 @@
 //! singular values `σ_i > sqrt(τ) · σ_max`. Dropped directions have `η λ_i(H)` below about
 //! `1e-13 · η λ_max(H)`: they are flat to working precision.
 
-use crate::combinatorics::sym_dim;
-use crate::error::{Error, Result};
-use crate::gradients::Gradients;
+use crate::engine::combinatorics::sym_dim;
+use crate::engine::gradients::Gradients;
+use crate::error::{Error, Param, Result};
 use serde::Serialize;
 
 /// How the reduced coordinates were obtained.
@@ -57,19 +57,13 @@ pub struct SpanReduction {
 impl SpanReduction {
     /// Reduces `a`; `relative_tolerance` overrides the default `max(n, w)·ε` (must be in [0, 1)).
     pub fn new(a: &Gradients, relative_tolerance: Option<f64>) -> Result<Self> {
-        let (n, w) = (a.n(), a.w());
-        let tau = match relative_tolerance {
-            Some(t) if !(t.is_finite() && (0.0..1.0).contains(&t)) => {
-                return Err(Error::parameter(
-                    "--rank-tol",
-                    t,
-                    "must be finite and in [0, 1)",
-                ))
-            }
-            Some(t) => t,
-            None => n.max(w) as f64 * f64::EPSILON,
-        };
-        let am = a.as_faer();
+        Self::from_matrix(a.as_faer(), relative_tolerance)
+    }
+
+    /// Reduces the `n × w` matrix `am` (rows = samples; any strides), as [`SpanReduction::new`].
+    pub fn from_matrix(am: faer::MatRef<'_, f64>, relative_tolerance: Option<f64>) -> Result<Self> {
+        let (n, w) = (am.nrows(), am.ncols());
+        let tau = relative_tolerance_or_default(n, w, relative_tolerance)?;
         let par = faer::get_global_parallelism();
         if w <= n {
             let mut c = faer::Mat::<f64>::zeros(w, w);
@@ -81,21 +75,18 @@ impl SpanReduction {
                 1.0,
                 par,
             );
-            let evd = c
-                .self_adjoint_eigen(faer::Side::Lower)
-                .map_err(|e| Error::Numerical {
-                    routine: "span reduction (AᵀA eigendecomposition)",
-                    message: format!("{e:?}"),
-                })?;
-            let s = evd.S().column_vector();
-            let vals: Vec<f64> = (0..w).rev().map(|i| s[i]).collect();
+            let (vals, evd) = column_gram_eigen(c.as_ref())?;
             let rank = count_kept(&vals, tau);
             if rank == w {
+                let mut coords = Vec::with_capacity(n * w);
+                for i in 0..n {
+                    coords.extend((0..w).map(|j| am[(i, j)]));
+                }
                 return Ok(SpanReduction {
                     n,
                     w,
                     rank,
-                    coords: a.as_slice().to_vec(),
+                    coords,
                     gram_eigenvalues: vals,
                     relative_tolerance: tau,
                     method: ReductionMethod::Identity,
@@ -105,12 +96,11 @@ impl SpanReduction {
             let u = evd.U();
             let mut coords = vec![0.0; n * rank];
             for i in 0..n {
-                let row = a.row(i);
                 for c in 0..rank {
                     let col = w - 1 - c;
                     let mut acc = 0.0;
-                    for (j, &x) in row.iter().enumerate() {
-                        acc += x * u[(j, col)];
+                    for j in 0..w {
+                        acc += am[(i, j)] * u[(j, col)];
                     }
                     coords[i * rank + c] = acc;
                 }
@@ -138,6 +128,50 @@ impl SpanReduction {
         }
     }
 
+    /// Reduction from a precomputed column Gram matrix `C = AᵀA` (`w × w`, `w <= n`) and the
+    /// reduced coordinates it implies: `coords(V_r)` must return the `n × r` row-major `A V_r`
+    /// for the `w × r` matrix `V_r` of the top eigenvectors (column-major), or `None` when the
+    /// rank is full, in which case `identity()` returns `A` itself row-major.
+    pub(crate) fn from_column_gram(
+        c: faer::MatRef<'_, f64>,
+        n: usize,
+        relative_tolerance: Option<f64>,
+        identity: impl FnOnce() -> Result<Vec<f64>>,
+        project: impl FnOnce(&[f64], usize) -> Result<Vec<f64>>,
+    ) -> Result<Self> {
+        let w = c.nrows();
+        let tau = relative_tolerance_or_default(n, w, relative_tolerance)?;
+        let (vals, evd) = column_gram_eigen(c)?;
+        let rank = count_kept(&vals, tau);
+        if rank == w {
+            return Ok(SpanReduction {
+                n,
+                w,
+                rank,
+                coords: identity()?,
+                gram_eigenvalues: vals,
+                relative_tolerance: tau,
+                method: ReductionMethod::Identity,
+            });
+        }
+        let u = evd.U();
+        let mut v = vec![0.0; w * rank];
+        for c in 0..rank {
+            for j in 0..w {
+                v[j + c * w] = u[(j, w - 1 - c)];
+            }
+        }
+        Ok(SpanReduction {
+            n,
+            w,
+            rank,
+            coords: project(&v, rank)?,
+            gram_eigenvalues: vals,
+            relative_tolerance: tau,
+            method: ReductionMethod::ColumnGram,
+        })
+    }
+
     /// Reduction from a precomputed row Gram matrix `G = AAᵀ` (`n × n`), for `w > n`
     /// (the streaming path computes `G` without holding `A`).
     pub fn from_row_gram(
@@ -146,7 +180,7 @@ impl SpanReduction {
         relative_tolerance: Option<f64>,
     ) -> Result<Self> {
         let n = g.nrows();
-        let tau = relative_tolerance.unwrap_or(n.max(w) as f64 * f64::EPSILON);
+        let tau = relative_tolerance_or_default(n, w, relative_tolerance)?;
         let evd = g
             .self_adjoint_eigen(faer::Side::Lower)
             .map_err(|e| Error::Numerical {
@@ -211,6 +245,35 @@ pub fn block_multiplicity(w: usize, r: usize, k: usize, j: usize) -> Option<u128
         return Some(0);
     }
     sym_dim(w - r, k - j)
+}
+
+/// The relative rank tolerance: `given` (finite, in `[0, 1)`) or the default `max(n, w)·ε`.
+pub fn relative_tolerance_or_default(n: usize, w: usize, given: Option<f64>) -> Result<f64> {
+    match given {
+        Some(t) if !(t.is_finite() && (0.0..1.0).contains(&t)) => Err(Error::parameter(
+            Param::RankTolerance,
+            t,
+            "must be finite and in [0, 1)",
+        )),
+        Some(t) => Ok(t),
+        None => Ok(n.max(w) as f64 * f64::EPSILON),
+    }
+}
+
+/// Eigenvalues (non-increasing) and decomposition of a column Gram matrix.
+fn column_gram_eigen(
+    c: faer::MatRef<'_, f64>,
+) -> Result<(Vec<f64>, faer::linalg::solvers::SelfAdjointEigen<f64>)> {
+    let evd = c
+        .self_adjoint_eigen(faer::Side::Lower)
+        .map_err(|e| Error::Numerical {
+            routine: "span reduction (AᵀA eigendecomposition)",
+            message: format!("{e:?}"),
+        })?;
+    let w = c.nrows();
+    let s = evd.S().column_vector();
+    let vals: Vec<f64> = (0..w).rev().map(|i| s[i]).collect();
+    Ok((vals, evd))
 }
 
 fn count_kept(desc: &[f64], tau: f64) -> usize {

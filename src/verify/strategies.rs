@@ -8,8 +8,8 @@
 //!
 //! ```
 //! use proptest::prelude::*;
-//! use sgdstab::strategies::{cases, gradient_sets};
-//! use sgdstab::{analyze, AnalyzeOptions, NoProgress, Verdict};
+//! use sgdstab::verify::strategies::{cases, gradient_sets};
+//! use sgdstab::{AnalyzeOptions, Hooks, Problem, ProblemOptions, Verdict};
 //!
 //! proptest! {
 //!     #![proptest_config(ProptestConfig::with_cases(8))]
@@ -21,9 +21,9 @@
 //!     // Theorem 2 holds wherever order 2 is stable
 //!     #[test]
 //!     fn theorem2((g, lr, b, sampling) in cases(2..=5, 1..=3)) {
-//!         let mut opts = AnalyzeOptions::new(lr, b, vec![2]);
-//!         opts.sampling = sampling;
-//!         let rep = analyze(&g, &opts, None, &NoProgress).unwrap();
+//!         let popts = ProblemOptions::default().sampling(sampling);
+//!         let p = Problem::from_gradients(&g, &popts, Hooks::none()).unwrap();
+//!         let rep = p.analyze(lr, b, &AnalyzeOptions::default().orders([2]), Hooks::none()).unwrap();
 //!         if rep.orders[0].verdict == Verdict::Stable {
 //!             prop_assert!(rep.orders[0].theorem2.holds);
 //!         }
@@ -32,8 +32,8 @@
 //! # fn main() {}
 //! ```
 
-use crate::gradients::Gradients;
-use crate::sampling::Sampling;
+use crate::engine::gradients::Gradients;
+use crate::engine::sampling::Sampling;
 use crate::verify::{generate, GradientSpec};
 use proptest::prelude::*;
 use std::ops::RangeInclusive;
@@ -125,7 +125,7 @@ mod tests {
         #[test]
         fn generated_rank_is_the_spec_rank(s in gradient_specs(2..=6, 1..=4)) {
             let g = generate(&s).unwrap();
-            let red = crate::reduction::SpanReduction::new(&g, Some(1e-12)).unwrap();
+            let red = crate::engine::reduction::SpanReduction::new(&g, Some(1e-12)).unwrap();
             // a near-duplicate row replaces the last row: it may add or remove one direction
             let extra = usize::from(s.near_duplicates);
             prop_assert!(red.rank.abs_diff(s.rank) <= extra && red.rank <= s.n.min(s.w),

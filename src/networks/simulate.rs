@@ -10,7 +10,7 @@
 //!
 //! - the **Monte-Carlo** estimate averages `w_s^{⊗k}` over `S` independent paths (coordinates in
 //!   the orthonormal basis `E_α`: `⟨E_α, w^{⊗k}⟩ = sqrt(k!/α!) Π_j w_{α_j}`) and takes the norm;
-//! - the **exact** curve applies the closed-form `T_k` (from [`crate::moment_operator`]) `t` times;
+//! - the **exact** curve applies the closed-form `T_k` (from [`crate::engine::moment_operator`]) `t` times;
 //! - the growth rate over a window `[t_0, t_1]` is `(N(t_1)/N(t_0))^{1/(t_1 − t_0)}`, which tends
 //!   to `ρ(T_k)` as `t_0` grows when `v^{⊗k}` has a component along the top eigenvector.
 //!
@@ -26,15 +26,15 @@
 //! perturbed starting loss, **escaped** if the loss exceeded 1e2 times it (or diverged), else
 //! **stayed**. Reported next to the analyzer's verdicts at the same `(η, B)`.
 
-use crate::datasets::Dataset;
-use crate::error::{Error, Result};
-use crate::moment_operator::DenseMoment;
-use crate::network::Mlp;
+use crate::engine::moment_operator::DenseMoment;
+use crate::engine::reduction::SpanReduction;
+use crate::engine::sampling::{BatchModel, Sampling};
+use crate::engine::symmetric::SymBasis;
+use crate::error::{Error, Param, Result};
+use crate::networks::datasets::Dataset;
+use crate::networks::network::Mlp;
+use crate::networks::training::{loss, train, TrainOptions};
 use crate::random::SplitMix64;
-use crate::reduction::SpanReduction;
-use crate::sampling::{BatchModel, Sampling};
-use crate::symmetric::SymBasis;
-use crate::training::{loss, train, TrainOptions};
 use crate::Gradients;
 use serde::Serialize;
 
@@ -106,7 +106,7 @@ pub struct LinearSimulation {
 
 /// The coordinates of `w^{⊗k}` in the orthonormal basis `E_α` (added, times `scale`, into `out`).
 pub fn add_tensor_power(basis: &SymBasis, w: &[f64], scale: f64, out: &mut [f64]) {
-    let kf = crate::combinatorics::factorial(basis.k());
+    let kf = crate::engine::combinatorics::factorial(basis.k());
     for (a, o) in out.iter_mut().enumerate() {
         let prod: f64 = basis.elem(a).iter().map(|&j| w[j as usize]).product();
         *o += scale * (kf / basis.factorial(a)).sqrt() * prod;
@@ -154,19 +154,19 @@ fn rate(n0: f64, n1: f64, dt: usize) -> f64 {
 
 /// Simulates eq. (12) and compares with the exact `T_k` (see the module docs).
 pub fn simulate_linear(grads: &Gradients, opts: &LinearOptions) -> Result<LinearSimulation> {
-    crate::analysis::check_lr(opts.lr)?;
-    crate::analysis::check_orders(&[opts.k])?;
+    crate::engine::analysis::check_lr(opts.lr)?;
+    crate::engine::analysis::check_orders(&[opts.k])?;
     let model = BatchModel::new(grads.n(), opts.batch, opts.sampling)?;
     if opts.window_end <= opts.window_start {
         return Err(Error::parameter(
-            "--steps",
+            Param::Steps,
             opts.window_end,
             format!("the window end must exceed its start {}", opts.window_start),
         ));
     }
     if opts.paths < 2 * JACKKNIFE_GROUPS {
         return Err(Error::parameter(
-            "--paths",
+            Param::Paths,
             opts.paths,
             format!("need at least {} paths", 2 * JACKKNIFE_GROUPS),
         ));
@@ -186,7 +186,7 @@ pub fn simulate_linear(grads: &Gradients, opts: &LinearOptions) -> Result<Linear
         &model,
         crate::memory::default_budget_bytes(),
     )?;
-    let vals = crate::spectrum::symmetric_eigenvalues(
+    let vals = crate::engine::spectrum::symmetric_eigenvalues(
         &dense.matrix,
         dense.dim,
         crate::EigenBackend::default(),
@@ -217,7 +217,7 @@ pub fn simulate_linear(grads: &Gradients, opts: &LinearOptions) -> Result<Linear
             }
             t += 1;
         }
-        exact.push(crate::linop::norm(&x));
+        exact.push(crate::engine::linop::norm(&x));
     }
 
     // Monte Carlo: group sums of w^{⊗k} at each recorded time
@@ -263,7 +263,7 @@ pub fn simulate_linear(grads: &Gradients, opts: &LinearOptions) -> Result<Linear
                 *a += v;
             }
         }
-        crate::linop::norm(&m) / count
+        crate::engine::linop::norm(&m) / count
     };
     let i0 = times.iter().position(|&t| t == t0).unwrap_or(0);
     let i1 = times.len() - 1;
@@ -373,13 +373,17 @@ pub struct EscapeTest {
 pub fn escape_test(net: &Mlp, data: &Dataset, opts: &EscapeOptions) -> Result<EscapeTest> {
     if !(opts.perturbation.is_finite() && opts.perturbation > 0.0) {
         return Err(Error::parameter(
-            "--perturbation",
+            Param::Perturbation,
             opts.perturbation,
             "must be finite and > 0",
         ));
     }
     if opts.trials == 0 {
-        return Err(Error::parameter("--trials", 0, "need at least one trial"));
+        return Err(Error::parameter(
+            Param::Trials,
+            0,
+            "need at least one trial",
+        ));
     }
     let minimum_loss = loss(net, data);
     let w = net.parameter_count();

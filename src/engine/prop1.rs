@@ -12,10 +12,10 @@
 //! there (DESIGN §6). It bounds the reduced `ρ_2`: for the Perron eigenvector `X ⪰ 0` of `T_2`,
 //! `ρ_2 tr X = tr(E[MXM]) = tr(X E[M²]) <= q tr X`, so `ρ_2 <= q`.
 
+use crate::engine::reduction::SpanReduction;
+use crate::engine::sampling::BatchModel;
+use crate::engine::spectrum::{eigensolver_error_bound, symmetric_eigenvalues, EigenBackend};
 use crate::error::Result;
-use crate::reduction::SpanReduction;
-use crate::sampling::BatchModel;
-use crate::spectrum::{eigensolver_error_bound, symmetric_eigenvalues, EigenBackend};
 use serde::Serialize;
 
 /// The Prop. 1 evaluation.

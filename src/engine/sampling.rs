@@ -22,10 +22,10 @@
 //! `g_ℓ(y) = Σ_{ρ ⊢ ℓ} #ρ · (−1)^{len ρ − 1} (len ρ − 1)! · Π_{s ∈ ρ} h_s(y)`, and
 //! `κ(λ) = φ(Π_j g_{λ_j})` with the linear functional `φ(y^L)` = the factorial moment above.
 
-use crate::combinatorics::{
+use crate::engine::combinatorics::{
     factorial, multiplicity_factorials, partitions, set_partitions_of_shape, stirling2_table,
 };
-use crate::error::{Error, Result};
+use crate::error::{Error, Param, Result};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -91,11 +91,15 @@ impl BatchModel {
     /// Checks `n >= 1` and `1 <= B <= n`.
     pub fn new(n: usize, batch: usize, sampling: Sampling) -> Result<Self> {
         if n == 0 {
-            return Err(Error::parameter("n", n, "need at least one sample"));
+            return Err(Error::parameter(
+                Param::Grads,
+                n,
+                "need at least one sample",
+            ));
         }
         if batch == 0 || batch > n {
             return Err(Error::parameter(
-                "--batch",
+                Param::Batch,
                 batch,
                 format!("the batch size must satisfy 1 <= B <= n = {n}"),
             ));

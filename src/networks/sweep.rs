@@ -3,18 +3,18 @@
 //! `g_x` of eq. (5) at each solution, their Pearson correlation, and `‖W_1‖_2` at checkpoints.
 //!
 //! Each run trains a freshly initialised network (init seed = the run's seed, batch seed derived
-//! from it) until interpolation ([`crate::training`]); only runs that reach interpolation enter
+//! from it) until interpolation ([`crate::networks::training`]); only runs that reach interpolation enter
 //! the scatter plots and correlations (the others are listed with their stop reason). In the
 //! `‖W_1‖_2` table a run that stopped (interpolated) before a checkpoint contributes its final
 //! value — SGD was stopped there, so its parameters no longer change; `still_training` counts the
 //! runs that were actually still running at that checkpoint.
 
-use crate::datasets::{generate, Dataset, DatasetSpec};
-use crate::error::{Error, Result};
-use crate::network::{Architecture, Mlp};
+use crate::error::{Error, Param, Result};
+use crate::networks::datasets::{generate, Dataset, DatasetSpec};
+use crate::networks::network::{Architecture, Mlp};
+use crate::networks::sobolev::g_values;
+use crate::networks::training::{train, Stop, TrainOptions};
 use crate::progress::Progress;
-use crate::sobolev::g_values;
-use crate::training::{train, Stop, TrainOptions};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -164,12 +164,12 @@ pub fn pearson(x: &[f64], y: &[f64]) -> Option<f64> {
 /// Checks the options.
 pub fn check_options(opts: &SweepOptions) -> Result<()> {
     if opts.seeds.is_empty() {
-        return Err(Error::parameter("--seeds", 0, "need at least one seed"));
+        return Err(Error::parameter(Param::Seeds, 0, "need at least one seed"));
     }
     for &lr in opts.lrs.iter().chain([opts.fixed_lr].iter()) {
         if !(lr.is_finite() && lr > 0.0) {
             return Err(Error::parameter(
-                "--lrs",
+                Param::LearningRates,
                 lr,
                 "learning rates must be finite and > 0",
             ));
@@ -178,7 +178,7 @@ pub fn check_options(opts: &SweepOptions) -> Result<()> {
     for &b in opts.batches.iter().chain([opts.fixed_batch].iter()) {
         if b == 0 || b > opts.data.n {
             return Err(Error::parameter(
-                "--batches",
+                Param::Batches,
                 b,
                 format!("batch sizes must satisfy 1 <= B <= n = {}", opts.data.n),
             ));
@@ -186,7 +186,7 @@ pub fn check_options(opts: &SweepOptions) -> Result<()> {
     }
     if opts.lrs.is_empty() && opts.batches.is_empty() {
         return Err(Error::parameter(
-            "--lrs",
+            Param::LearningRates,
             "(none)",
             "give learning rates or batch sizes to sweep",
         ));
@@ -245,7 +245,7 @@ pub fn sweep(opts: &SweepOptions, progress: &dyn Progress) -> Result<SweepReport
     let data = generate(&opts.data)?;
     if data.d != opts.architecture.input_dim {
         return Err(Error::parameter(
-            "--dim",
+            Param::Dim,
             data.d,
             format!("the network expects d = {}", opts.architecture.input_dim),
         ));
@@ -349,6 +349,7 @@ pub fn sweep(opts: &SweepOptions, progress: &dyn Progress) -> Result<SweepReport
 }
 
 /// The scatter plot of one panel (interpolated runs), coloured by the varied parameter.
+#[cfg(feature = "plots")]
 pub fn scatter(report: &SweepReport, panel: Panel) -> crate::plots::scatter::Scatter {
     use std::collections::BTreeMap;
     type Entry = (String, f64, Vec<(f64, f64)>);
@@ -502,12 +503,17 @@ mod tests {
     fn small_sweep_table_and_panels() {
         let opts = SweepOptions {
             data: DatasetSpec {
-                kind: crate::datasets::DatasetKind::Torus,
+                kind: crate::networks::datasets::DatasetKind::Torus,
                 n: 8,
                 dim: 5,
                 seed: 2,
             },
-            architecture: Architecture::new(5, vec![16], crate::network::Activation::Tanh).unwrap(),
+            architecture: Architecture::new(
+                5,
+                vec![16],
+                crate::networks::network::Activation::Tanh,
+            )
+            .unwrap(),
             lrs: vec![0.1, 0.2],
             fixed_batch: 2,
             batches: vec![4],
@@ -530,7 +536,7 @@ mod tests {
             assert_eq!(run.stop, Stop::Interpolated, "{run:?}");
             // the table's first entry is the initial ‖W_1‖_2, recomputed here
             let net = Mlp::init(opts.architecture.clone(), run.seed);
-            let w0 = crate::training::w1_spectral_norm(&net);
+            let w0 = crate::networks::training::w1_spectral_norm(&net);
             assert_eq!(run.w1_norms[0], (0, w0));
         }
         // every run stopped long before 10^6 iterations: none still training there, and the row

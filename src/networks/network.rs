@@ -33,11 +33,9 @@
 //! derivative `∂f/∂(W_1 x) = δ_1` gives eq. (1): `∇_{W_1} f = δ_1 xᵀ` and
 //! `∇_x f = W_1ᵀ δ_1`.
 
-pub mod activation;
+pub use super::activation::Activation;
 
-pub use activation::Activation;
-
-use crate::error::{Error, Result};
+use crate::error::{Error, Param, Result};
 use crate::random::SplitMix64;
 use serde::{Deserialize, Serialize};
 
@@ -65,14 +63,14 @@ impl Architecture {
     pub fn new(input_dim: usize, hidden: Vec<usize>, activation: Activation) -> Result<Self> {
         if input_dim == 0 {
             return Err(Error::parameter(
-                "--dim",
+                Param::Dim,
                 input_dim,
                 "the input dimension must be >= 1",
             ));
         }
         if hidden.is_empty() || hidden.contains(&0) {
             return Err(Error::parameter(
-                "--hidden",
+                Param::Hidden,
                 format!("{hidden:?}"),
                 "give at least one hidden layer, every width >= 1 (e.g. 32 or 32,32)",
             ));
@@ -85,7 +83,7 @@ impl Architecture {
         match arch.checked_parameter_count() {
             Some(w) if w <= MAX_PARAMETERS => Ok(arch),
             _ => Err(Error::parameter(
-                "--hidden",
+                Param::Hidden,
                 format!("{:?}", arch.hidden),
                 format!("more than {MAX_PARAMETERS} parameters"),
             )),

@@ -4,7 +4,7 @@
 //! # Method
 //!
 //! Work in the eigenbasis of `H` (rotate the reduced coordinates `b_i`), so `Q = nH = diag(q)`.
-//! In the normal-ordered expansion of [`crate::moment_operator`],
+//! In the normal-ordered expansion of [`crate::engine::moment_operator`],
 //! `T = Σ_λ (−c)^{|λ|} weight(λ) :Π_j P̂_{λ_j}:`, split each partition `λ = μ ∪ 1^s` into its parts
 //! `μ` of size >= 2 and `s` ones. The ones give `:(xᵀQ∂)^s:`, which on a monomial `x^β` of the
 //! eigen-coordinates is the scalar `s! e_s(q_{β_1}, …, q_{β_d})` (elementary symmetric polynomial
@@ -30,11 +30,11 @@
 //! `T_2 X = X − η(HX + XH) + c²[κ(1,1) QXQ + κ(2) Σ_i (b_iᵀXb_i) b_i b_iᵀ]`,
 //! `O(n r² + r²)` per application with two GEMMs (eigenbasis of `H`).
 
-use crate::combinatorics::{factorial, multiplicity_factorials, partitions};
-use crate::error::{Error, Result};
-use crate::linop::SymmetricOperator;
-use crate::sampling::BatchModel;
-use crate::symmetric::{SymAlgebra, SymBasis};
+use crate::engine::combinatorics::{factorial, multiplicity_factorials, partitions};
+use crate::engine::linop::SymmetricOperator;
+use crate::engine::sampling::BatchModel;
+use crate::engine::symmetric::{SymAlgebra, SymBasis};
+use crate::error::{Error, Param, Result};
 use rayon::prelude::*;
 use std::sync::Arc;
 
@@ -105,7 +105,7 @@ struct DegreeStep {
     /// `(β_a + 1)` for the same entries.
     weight: Vec<f64>,
     /// splits of degree `d` into `(d − 1, 1)`: `(rank_{d−1}(α − e_a), a)`.
-    splits: Arc<crate::symmetric::Splits>,
+    splits: Arc<crate::engine::symmetric::Splits>,
 }
 
 /// One shape `μ` (parts >= 2) with its diagonal on degree `k − |μ|`.
@@ -146,7 +146,7 @@ impl MatrixFreeMoment {
     /// Prepares `T_k^{η,B}` for the eigen-rotated coordinates.
     pub fn new(ec: &EigenCoords, k: usize, lr: f64, model: &BatchModel) -> Result<Self> {
         if k == 0 {
-            return Err(Error::parameter("--order", 0, "orders start at k = 1"));
+            return Err(Error::parameter(Param::Orders, 0, "orders start at k = 1"));
         }
         let (n, r) = (ec.n, ec.r);
         let alg = SymAlgebra::new(r, k)?;
@@ -632,14 +632,16 @@ pub struct SecondOrderThreshold {
     /// Lanczos products.
     pub products: usize,
     /// Lanczos termination.
-    pub termination: crate::stability::Termination,
+    pub termination: crate::engine::stability::Termination,
 }
 
-/// Computes [`SecondOrderThreshold`] for the eigen-rotated coordinates.
+/// Computes [`SecondOrderThreshold`] for the eigen-rotated coordinates; `hooks` are polled at
+/// every product of the pencil (a cancelled run returns [`Error::Cancelled`]).
 pub fn second_order_threshold(
     ec: &EigenCoords,
     model: &BatchModel,
-    lanczos: &crate::lanczos::LanczosOptions,
+    lanczos: &crate::engine::lanczos::LanczosOptions,
+    hooks: crate::progress::Hooks,
 ) -> Result<SecondOrderThreshold> {
     if ec.r == 0 {
         return Err(Error::InvalidInput {
@@ -648,11 +650,13 @@ pub fn second_order_threshold(
         });
     }
     let op = ThresholdPencil::new(ec, model)?;
-    let opts = crate::lanczos::LanczosOptions {
-        ends: crate::lanczos::Ends::Largest,
+    let opts = crate::engine::lanczos::LanczosOptions {
+        ends: crate::engine::lanczos::Ends::Largest,
         ..*lanczos
     };
-    let res = crate::lanczos::extreme_eigenvalues(&op, &opts);
+    let checked = crate::engine::cancellable::Cancellable::new(&op, hooks);
+    let res = crate::engine::lanczos::extreme_eigenvalues(&checked, &opts);
+    checked.finish()?;
     let lam = res.lambda_max;
     let delta = res.residual_max + op.dim() as f64 * f64::EPSILON * lam.abs();
     if !(lam > 0.0 && lam.is_finite()) {

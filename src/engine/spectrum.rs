@@ -3,7 +3,7 @@
 //! The default backend is faer (pure Rust); with the cargo feature `lapack`, LAPACK `dsyevd`
 //! (through the `lapack` bindings that nalgebra-lapack uses, linked to the system OpenBLAS).
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Param, Result};
 use serde::Serialize;
 use std::fmt;
 use std::str::FromStr;
@@ -163,7 +163,7 @@ fn lapack_eigenvalues(a: &[f64], d: usize) -> Result<Vec<f64>> {
 #[cfg(not(feature = "lapack"))]
 fn lapack_eigenvalues(_a: &[f64], _d: usize) -> Result<Vec<f64>> {
     Err(Error::parameter(
-        "--eigensolver",
+        Param::Eigensolver,
         "lapack",
         "this build has no LAPACK; rebuild with `--features lapack` (needs libopenblas-dev)",
     ))

@@ -43,7 +43,7 @@
 //!   attained; thick torus the same with `R = 1 + THICK_TORUS_RADIUS`; gaussian `3‖u‖_2` (exact);
 //!   iris `None` (no target function is known; repeated inputs even have different targets).
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Param, Result};
 use crate::random::SplitMix64;
 use serde::{Deserialize, Serialize};
 use std::f64::consts::TAU;
@@ -51,7 +51,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// The Iris fixture, compiled in (see `fixtures/make_iris.py` for its provenance).
-pub const IRIS_CSV: &str = include_str!("../fixtures/iris.csv");
+pub const IRIS_CSV: &str = include_str!("../../fixtures/iris.csv");
 
 /// Rows in the Iris fixture.
 pub const IRIS_ROWS: usize = 150;
@@ -196,7 +196,7 @@ pub const THICK_TORUS_RADIUS: f64 = 0.5;
 
 /// Makes the data set described by `spec`.
 pub fn generate(spec: &DatasetSpec) -> Result<Dataset> {
-    check_points("--n", spec.n, spec)?;
+    check_points(Param::Points, spec.n, spec)?;
     if spec.kind == DatasetKind::Iris {
         return iris(spec.n);
     }
@@ -223,7 +223,7 @@ pub fn generate(spec: &DatasetSpec) -> Result<Dataset> {
 }
 
 /// Checks `1 <= count <= MAX_POINTS` and that `count × d` values fit the memory budget.
-fn check_points(flag: &'static str, count: usize, spec: &DatasetSpec) -> Result<()> {
+fn check_points(flag: Param, count: usize, spec: &DatasetSpec) -> Result<()> {
     if count == 0 || count > MAX_POINTS {
         return Err(Error::parameter(
             flag,
@@ -242,7 +242,7 @@ fn check_points(flag: &'static str, count: usize, spec: &DatasetSpec) -> Result<
             ),
             values * 8,
             budget,
-            &format!("lower {flag} or --dim"),
+            &format!("lower {} or {}", flag.quoted(), Param::Dim.quoted()),
         ));
     }
     Ok(())
@@ -289,7 +289,7 @@ impl Distribution {
         let need_dim = |min: usize| -> Result<()> {
             if d < min || d > 100_000 {
                 return Err(Error::parameter(
-                    "--dim",
+                    Param::Dim,
                     d,
                     format!(
                         "the {} data set needs {min} <= d <= 100000",
@@ -397,7 +397,7 @@ impl Distribution {
                 y,
             );
         }
-        check_points("--test-n", count, spec)?;
+        check_points(Param::TestPoints, count, spec)?;
         let d = spec.dim;
         let mut rng = SplitMix64::derive(spec.seed, TEST_STREAM);
         let mut x = vec![0.0; count * d];
@@ -580,7 +580,7 @@ pub fn iris_split(n: usize) -> Result<(Vec<usize>, Vec<usize>)> {
     };
     if n == 0 || n > distinct {
         return Err(Error::parameter(
-            "--n",
+            Param::Points,
             n,
             format!("the iris data set has {distinct} rows with distinct inputs"),
         ));

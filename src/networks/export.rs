@@ -2,7 +2,7 @@
 //!
 //! | file | shape | content |
 //! |---|---|---|
-//! | `grads.npy` | `n × w` | `∇_W f(x_i, W*)`, rows = samples, columns in [`crate::network::FLATTENING_ORDER`]: the analyzer's input |
+//! | `grads.npy` | `n × w` | `∇_W f(x_i, W*)`, rows = samples, columns in [`crate::networks::network::FLATTENING_ORDER`]: the analyzer's input |
 //! | `xgrads.npy` | `n × d` | `∇_x f(x_i, W*)` |
 //! | `x.npy` | `n × d` | inputs |
 //! | `y.npy` | `n` | targets |
@@ -13,11 +13,11 @@
 //!
 //! All arrays are little-endian float64 NPY 1.0 files in C order, written atomically.
 
-use crate::datasets::{Dataset, DatasetSpec};
 use crate::error::{Error, Result};
 use crate::io::npy;
-use crate::network::{Architecture, Mlp, PerSample, FLATTENING_ORDER};
-use crate::training::{Checkpoint, Stop, TrainingRun};
+use crate::networks::datasets::{Dataset, DatasetSpec};
+use crate::networks::network::{Architecture, Mlp, PerSample, FLATTENING_ORDER};
+use crate::networks::training::{Checkpoint, Stop, TrainingRun};
 use crate::Gradients;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -13,7 +13,7 @@
 //! `holds` compares with a relative slack of `(2k + log2 n + 4)·ε`: a few ulps, because the
 //! bounds can be attained exactly (`n = 1`, `w = 1` at the edge of stability).
 
-use crate::gradients::Gradients;
+use crate::engine::gradients::Gradients;
 use serde::Serialize;
 
 /// Relative slack used by the `holds` flags.
@@ -66,7 +66,17 @@ pub struct MomentStats {
 impl MomentStats {
     /// From an in-memory gradient matrix.
     pub fn from_gradients(a: &Gradients, orders: &[usize]) -> Self {
-        let (n, w) = (a.n(), a.w());
+        Self::from_rows(a.n(), a.w(), |i| a.row(i), orders)
+    }
+
+    /// From `n` rows of length `w` given by `row(i)` (the same sums, in the same order, as
+    /// [`MomentStats::from_gradients`]).
+    pub fn from_rows<'a>(
+        n: usize,
+        w: usize,
+        row: impl Fn(usize) -> &'a [f64],
+        orders: &[usize],
+    ) -> Self {
         let mut st = MomentStats {
             n,
             w,
@@ -76,22 +86,27 @@ impl MomentStats {
             let p = 2 * k as i32;
             let mut moments = vec![0.0; w];
             for i in 0..n {
-                for (m, &x) in moments.iter_mut().zip(a.row(i)) {
+                for (m, &x) in moments.iter_mut().zip(row(i)) {
                     *m += x.powi(p);
                 }
             }
-            let best = moments.iter().map(|m| m / n as f64).enumerate().fold(
-                (f64::NEG_INFINITY, 0),
-                |(bv, bi), (i, v)| {
-                    if v > bv {
-                        (v, i)
-                    } else {
-                        (bv, bi)
-                    }
-                },
-            );
-            st.max_column_moment.insert(k, best);
-            let mean = (0..n).map(|i| norm_2k(a.row(i), k)).sum::<f64>() / n as f64;
+            st.max_column_moment.insert(k, first_max(&moments, n));
+            let mean = (0..n).map(|i| norm_2k(row(i), k)).sum::<f64>() / n as f64;
+            st.mean_row_norm.insert(k, mean);
+        }
+        st
+    }
+
+    /// From the power sums of a streaming pass ([`crate::io::stream::stream_gram`]).
+    pub fn from_power_sums(n: usize, w: usize, sums: &crate::io::stream::PowerSums) -> Self {
+        let mut st = MomentStats {
+            n,
+            w,
+            ..Default::default()
+        };
+        for (oi, &k) in sums.orders.iter().enumerate() {
+            st.max_column_moment.insert(k, sums.max_column_mean[oi]);
+            let mean = sums.row_norms[oi].iter().sum::<f64>() / n as f64;
             st.mean_row_norm.insert(k, mean);
         }
         st
@@ -123,6 +138,20 @@ impl MomentStats {
             holds: ratio <= 1.0 + bound_slack(k, self.n),
         })
     }
+}
+
+/// `(max_j s_j/n, first argmax j)` of column sums `s_j`.
+pub(crate) fn first_max(sums: &[f64], n: usize) -> (f64, usize) {
+    sums.iter().map(|m| m / n as f64).enumerate().fold(
+        (f64::NEG_INFINITY, 0),
+        |(bv, bi), (i, v)| {
+            if v > bv {
+                (v, i)
+            } else {
+                (bv, bi)
+            }
+        },
+    )
 }
 
 /// Evaluates Theorem 2 (eq. 18) on the original coordinates.

@@ -15,7 +15,7 @@
 //! # Which bracket of `‖W_1ᵀ‖_p` a check uses
 //!
 //! `‖W_1ᵀ‖_p` is exact for `p = 2` (spectral norm) and otherwise bracketed,
-//! `lower <= ‖W_1ᵀ‖_p <= upper` ([`crate::matrix_norm::bracket`]). Every inequality
+//! `lower <= ‖W_1ᵀ‖_p <= upper` ([`crate::networks::matrix_norm::bracket`]). Every inequality
 //! `L <= c ‖W_1ᵀ‖_p` (`c >= 0`) is decided as:
 //!
 //! - **holds**, by the lower bracket: `L <= c · lower` (then it holds for the true norm);
@@ -25,11 +25,11 @@
 //! The reported bound values (`rhs_upper`) use the upper bracket, so they are valid upper bounds
 //! on the right-hand side. Comparisons allow a relative [`RELATIVE_SLACK`] for rounding.
 
-use crate::bounds::norm_2k;
+use crate::engine::bounds::norm_2k;
+use crate::engine::gradients::Gradients;
+use crate::engine::stability::Verdict;
 use crate::error::{Error, Result};
-use crate::gradients::Gradients;
-use crate::matrix_norm::{bracket, spectral_norm, transpose, PNormBracket};
-use crate::stability::Verdict;
+use crate::networks::matrix_norm::{bracket, spectral_norm, transpose, PNormBracket};
 use serde::Serialize;
 
 /// Version of the `sobolev` JSON schema.
@@ -252,10 +252,10 @@ pub fn sobolev(
     premise: &dyn Fn(usize) -> Option<Verdict>,
     input: Option<String>,
 ) -> Result<SobolevReport> {
-    crate::analysis::check_lr(lr)?;
-    crate::analysis::check_orders(orders)?;
+    crate::engine::analysis::check_lr(lr)?;
+    crate::engine::analysis::check_orders(orders)?;
     let (n, w, d, m) = (inp.grads.n(), inp.grads.w(), inp.d, inp.m);
-    crate::sampling::BatchModel::new(n, batch, crate::Sampling::WithoutReplacement)?;
+    crate::engine::sampling::BatchModel::new(n, batch, crate::Sampling::WithoutReplacement)?;
     let shape_err = |what: &str, got: usize, want: usize| Error::InvalidInput {
         context: what.to_string(),
         message: format!("{got} values, expected {want}"),
@@ -358,7 +358,7 @@ pub fn sobolev(
                 ),
             });
         }
-        let factor = crate::bounds::corollary1_bound(w, k, lr, batch);
+        let factor = crate::engine::bounds::corollary1_bound(w, k, lr, batch);
         let t3 = Check::decide(seminorm, factor / min_x, &norm, 1.0);
         let verdict = premise(k);
         if verdict == Some(Verdict::Stable) && t3.outcome == Outcome::Fails {
@@ -583,8 +583,8 @@ mod tests {
             p: 4.0,
             lower: 1.0,
             upper: 2.0,
-            lower_method: crate::matrix_norm::NormMethod::PowerMethod,
-            upper_method: crate::matrix_norm::NormMethod::RieszThorin1Inf,
+            lower_method: crate::networks::matrix_norm::NormMethod::PowerMethod,
+            upper_method: crate::networks::matrix_norm::NormMethod::RieszThorin1Inf,
             ratio: 2.0,
         };
         assert_eq!(Check::decide(1.5, 1.0, &b, 1.0).outcome, Outcome::Undecided);

@@ -1,0 +1,26 @@
+//! Section 4 of the paper: small fully connected networks `f̃(W_1 x, W_2)` (eq. 6) trained to
+//! interpolation by SGD (eq. 7), their exact gradients, the Sobolev quantities, the simulation of
+//! eq. (12), and Figure 1 / Table 1 in kind.
+//!
+//! | module | concept |
+//! |---|---|
+//! | [`network`], [`activation`] | fully connected networks, exact backprop (eq. 1, 6) |
+//! | [`datasets`] | built-in regression data (manifolds in `R^d`, Iris) |
+//! | [`training`] | SGD of eq. (7) to an interpolation solution |
+//! | [`export`] | the export folder of a trained network (`grads.npy`, `meta.json`, …) |
+//! | [`sobolev`] | Prop. 2, Corollary 2, Theorem 3, `g_W`/`g_x` of eq. (5) |
+//! | [`simulate`] | Monte Carlo of eq. (12) vs `ρ_k`; nonlinear escape test |
+//! | [`sweep`] | Figure 1 / Table 1 in kind: `g_W` vs `g_x` over many runs, `‖W_1‖_2` |
+//! | [`matrix_norm`] | matrix `p`-norms: closed forms and brackets |
+//! | [`pipeline`] | training with its export metadata, the `simulate` report, the demo |
+
+pub mod activation;
+pub mod datasets;
+pub mod export;
+pub mod matrix_norm;
+pub mod network;
+pub mod pipeline;
+pub mod simulate;
+pub mod sobolev;
+pub mod sweep;
+pub mod training;
