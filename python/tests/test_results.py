@@ -1,0 +1,97 @@
+"""The typed attributes cover the JSON exactly, with docstrings."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import sgdstab
+from sgdstab import _results
+
+
+def check_view(view, data, path="report"):
+    """Every key of `data` is a documented attribute of `view` and vice versa, recursively; the
+    values agree."""
+    cls = type(view)
+    fields = set(cls._fields)
+    assert fields == set(data) | ({"eigenvalues"} & fields), f"{path}: {cls.__name__} fields {sorted(fields ^ set(data))} differ from the JSON"
+    for key in cls._fields:
+        doc = getattr(cls, key).__doc__
+        assert doc and doc.strip(), f"{cls.__name__}.{key} has no docstring"
+        value = getattr(view, key)
+        if key not in data:
+            assert value is None
+            continue
+        raw = data[key]
+        if isinstance(raw, dict):
+            check_view(value, raw, f"{path}.{key}")
+        elif isinstance(raw, list) and raw and isinstance(raw[0], dict):
+            assert isinstance(value, tuple) and len(value) == len(raw)
+            for i, (v, r) in enumerate(zip(value, raw)):
+                check_view(v, r, f"{path}.{key}[{i}]")
+        elif isinstance(raw, list):
+            assert value == tuple(tuple(x) if isinstance(x, list) else x for x in raw), f"{path}.{key}"
+        else:
+            assert value == raw and type(value) is type(raw), f"{path}.{key}"
+
+
+def test_analyze_attributes_cover_the_json(rng):
+    A = rng.standard_normal((14, 5))
+    A[:, 4] = A[:, 0]  # r < w: a flat block
+    r = sgdstab.analyze(A, lr=0.1, batch=3, orders=(1, 2, 3), spectrum=True)
+    check_view(r, json.loads(r.to_json()))
+    assert r.orders[1].blocks[2].eigenvalues is not None
+    assert r.orders[1].cone is not None and r.orders[0].cone is None
+    # a matrix-free block: the Lanczos details
+    m = sgdstab.analyze(A, lr=0.1, batch=3, orders=(2,), method="matrix-free")
+    check_view(m, m.to_dict())
+    assert m.orders[0].blocks[-1].lanczos.products > 0
+    assert m.orders[0].blocks[-1].eigenvalues is None
+
+
+def test_thresholds_and_diagram_attributes_cover_the_json(rng):
+    A = rng.standard_normal((12, 3))
+    t = sgdstab.thresholds(A, batch=2, orders=(1, 2, 3))
+    check_view(t, t.to_dict())
+    assert t.orders[1].mulayoff_michaeli is not None and t.orders[0].mulayoff_michaeli is None
+    assert t.orders[0].stable_set[0][0] == 0.0
+    d = sgdstab.diagram(A, orders=(2, 1), batches=range(1, 4))
+    check_view(d, d.to_dict())
+    assert d.orders == (1, 2) and d.batches == (1, 2, 3)
+    assert d.threshold(2, 2) == d.rows[4].lr_threshold
+    with pytest.raises(KeyError):
+        d.threshold(3, 1)
+
+
+def test_to_json_is_the_text_and_to_dict_a_fresh_copy(small):
+    r = sgdstab.analyze(small, 0.05, 3)
+    assert r.to_json().endswith("}\n")
+    d = r.to_dict()
+    assert d == json.loads(r.to_json())
+    d["n"] = -1
+    assert r.n == 30 and r.to_dict()["n"] == 30
+    assert list(d)[:4] == ["schema_version", "command", "tool_version", "input"]
+    assert r.tool_version == sgdstab.__version__
+
+
+def test_the_typed_values_agree_with_independent_numbers(small):
+    # a few hand checks: flatness = Tr H = (1/n) Σ ‖a_i‖², sharpness = λ_max(AᵀA/n)
+    r = sgdstab.analyze(small, 0.05, 3)
+    assert r.flatness == pytest.approx(float((small**2).sum() / 30), rel=1e-12)
+    assert r.sharpness == pytest.approx(float(np.linalg.eigvalsh(small.T @ small / 30).max()), rel=1e-10)
+    assert r.orders[0].k == 1 and r.orders[1].k == 2
+    assert r.n == 30 and r.w == 6 and r.batch == 3 and r.lr == 0.05
+    assert r.sampling == "without-replacement"
+
+
+def test_every_public_class_is_documented():
+    for name in sgdstab.__all__:
+        obj = getattr(sgdstab, name)
+        if isinstance(obj, type) or callable(obj):
+            assert obj.__doc__ and obj.__doc__.strip(), name
+    for fn in (sgdstab.analyze, sgdstab.thresholds, sgdstab.diagram):
+        for section in ("Parameters", "Returns", "Raises"):
+            assert section in fn.__doc__, (fn.__name__, section)
+    assert issubclass(sgdstab.Report, _results._View)
