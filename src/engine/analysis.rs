@@ -8,6 +8,7 @@
 
 use crate::engine::bounds::{Corollary1, MomentStats, Theorem2};
 use crate::engine::cancellable::Cancellable;
+use crate::engine::clustered::{enclose_top, ClusteredOptions, Enclosure};
 use crate::engine::gradients::{ColumnBlock, Warning};
 use crate::engine::inertia::{dense_certificate, InertiaCertificate};
 use crate::engine::lanczos::{extreme_eigenvalues, Ends, LanczosOptions};
@@ -16,7 +17,7 @@ use crate::engine::matrix_free::{
     second_order_threshold, EigenCoords, MatrixFreeMoment, SecondMoment,
 };
 use crate::engine::moment_operator::DenseMoment;
-use crate::engine::planner::{plan_blocks, BlockPlan};
+use crate::engine::planner::{plan_analysis_blocks, BlockPlan};
 pub use crate::engine::planner::{OperatorMethod, SolverOptions, DEFAULT_MAX_DENSE_DIM};
 use crate::engine::prop1::{prop1, Prop1};
 use crate::engine::reduction::{ReductionMethod, SpanReduction};
@@ -224,10 +225,14 @@ pub struct BlockReport {
     pub error_bound: f64,
     /// How often the block's spectrum repeats in `Sym^k(R^w)`: `C(w − r + k − j − 1, k − j)`.
     pub multiplicity: u128,
-    /// `dense` or `matrix-free`.
+    /// `dense`, `matrix-free` or `clustered`.
     pub method: OperatorMethod,
     /// Lanczos details (matrix-free blocks `j >= 2`), else `null`.
     pub lanczos: Option<LanczosReport>,
+    /// Clustered blocks only (key absent otherwise): the certified enclosure
+    /// `[lower, upper]` of `λ_max` (`lambda_max` is its midpoint, `error_bound` its width).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enclosure: Option<Enclosure>,
     /// The Sylvester-inertia certificate of the `+1` side ([`crate::engine::inertia`]): present when
     /// `λ_max(T_j)` is within its error bound of 1 (dense blocks; near-flat directions) and for
     /// matrix-free `j = 2` blocks; it then decides that side of the verdict. Else `null`.
@@ -240,18 +245,22 @@ pub struct BlockReport {
 /// The cone check (Theorem 1, even `k`), on the top block `T_k^{(b)}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ConeReport {
-    /// `‖T X_t‖/‖X_t‖` at the last iterate (a lower bound on the Perron root).
-    pub ratio: f64,
+    /// `‖T X_t‖/‖X_t‖` at the last iterate (a lower bound on the Perron root); `null` when
+    /// skipped.
+    pub ratio: Option<f64>,
     /// Iterations done.
     pub iterations: usize,
-    /// Relative eigen-residual at the end.
-    pub residual: f64,
-    /// Why it stopped.
+    /// Relative eigen-residual at the end; `null` when skipped.
+    pub residual: Option<f64>,
+    /// Why it stopped (`skipped`: not run, see `reason`).
     pub termination: Termination,
     /// `ρ(T_k^{(b)})` from the eigensolver, for comparison.
     pub block_radius: f64,
-    /// `|ratio − block_radius| / block_radius`.
-    pub relative_difference: f64,
+    /// `|ratio − block_radius| / block_radius`; `null` when skipped.
+    pub relative_difference: Option<f64>,
+    /// Why the check was skipped (key present only then).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// Everything about one order `k`.
@@ -417,6 +426,9 @@ struct Block {
     method: OperatorMethod,
     lanczos: Option<LanczosReport>,
     inertia: Option<InertiaCertificate>,
+    enclosure: Option<Enclosure>,
+    /// Why the cone check was skipped.
+    cone_skipped: Option<String>,
 }
 
 /// What the analysis needs from the gradients, computed once per [`crate::Problem`]: the span
@@ -511,7 +523,7 @@ pub(crate) fn analyze_prepared(
     let red = &prep.reduction;
     // every degree up to the largest order (the Prop. 1 check of k = 2 reads T_1 as well)
     let needed = vec![true; req.max_k + 1];
-    let plan = plan_blocks(red.rank, &needed, opts.solver.method, &opts.solver)?;
+    let plan = plan_analysis_blocks(red.rank, red.n, &needed, opts.solver.method, &opts.solver)?;
     let progress = hooks.progress;
     progress.begin("analyze", req.max_k as u64 + 2);
     hooks.checkpoint()?;
@@ -596,6 +608,12 @@ fn solve_blocks(
             (Some(OperatorMethod::MatrixFree), Some(ec)) => Some(matrix_free_block(
                 ec, j, lr, &req.model, opts, want_cone, hooks,
             )?),
+            (Some(OperatorMethod::Clustered), Some(ec)) if j == 2 => {
+                Some(clustered_block(ec, lr, &req.model, opts, want_cone, hooks)?)
+            }
+            (Some(OperatorMethod::Clustered), Some(ec)) => Some(matrix_free_block(
+                ec, j, lr, &req.model, opts, want_cone, hooks,
+            )?),
             _ => Some(dense_block(
                 red,
                 j,
@@ -656,6 +674,7 @@ fn order_blocks(
             method: OperatorMethod::Dense,
             lanczos: None,
             inertia: None,
+            enclosure: None,
             eigenvalues: full_spectrum.then(|| vec![1.0]),
         });
     }
@@ -679,6 +698,7 @@ fn order_blocks(
             method: b.method,
             lanczos: b.lanczos.clone(),
             inertia: b.inertia.clone(),
+            enclosure: b.enclosure.clone(),
             eigenvalues: if full_spectrum {
                 b.eigenvalues.clone()
             } else {
@@ -692,18 +712,30 @@ fn order_blocks(
 /// Step 4b: the cone check of the top block of an even order.
 fn cone_report(block: Option<&Block>) -> Option<ConeReport> {
     let b = block?;
+    if let Some(reason) = &b.cone_skipped {
+        return Some(ConeReport {
+            ratio: None,
+            iterations: 0,
+            residual: None,
+            termination: Termination::Skipped,
+            block_radius: b.summary.radius,
+            relative_difference: None,
+            reason: Some(reason.clone()),
+        });
+    }
     let c = b.cone.as_ref()?;
     Some(ConeReport {
-        ratio: c.ratio,
+        ratio: Some(c.ratio),
         iterations: c.iterations,
-        residual: c.residual,
+        residual: Some(c.residual),
         termination: c.termination,
         block_radius: b.summary.radius,
-        relative_difference: if b.summary.radius > 0.0 {
+        relative_difference: Some(if b.summary.radius > 0.0 {
             (c.ratio - b.summary.radius).abs() / b.summary.radius
         } else {
             c.ratio.abs()
-        },
+        }),
+        reason: None,
     })
 }
 
@@ -743,14 +775,14 @@ fn order_report(
         );
     }
     inertia_findings(k, blocks, &mut findings);
-    if let Some(c) = &cone {
-        if c.ratio > c.block_radius * (1.0 + 1e-12) + ob.error_bound {
+    if let Some((c, ratio)) = cone.as_ref().and_then(|c| Some((c, c.ratio?))) {
+        if ratio > c.block_radius * (1.0 + 1e-12) + ob.error_bound {
             findings.push(Finding {
                 check: Check::ConeBelowRadius,
                 k,
                 message: format!(
                     "the cone ratio {:.17e} exceeds the spectral radius {:.17e} of T_{k}",
-                    c.ratio, c.block_radius
+                    ratio, c.block_radius
                 ),
             });
         }
@@ -762,7 +794,7 @@ fn order_report(
         error_bound: ob.error_bound,
         verdict,
         margin: 1.0 - ob.reduced_radius,
-        cone_ratio: cone.as_ref().map(|c| c.ratio),
+        cone_ratio: cone.as_ref().and_then(|c| c.ratio),
         cone,
         blocks: ob.reports,
         theorem2: t2,
@@ -932,6 +964,8 @@ fn dense_block(
         method: OperatorMethod::Dense,
         lanczos: None,
         inertia,
+        enclosure: None,
+        cone_skipped: None,
     })
 }
 
@@ -972,6 +1006,8 @@ fn matrix_free_block(
             method: OperatorMethod::MatrixFree,
             lanczos: None,
             inertia: None,
+            enclosure: None,
+            cone_skipped: None,
         });
     }
     let op: Box<dyn SymmetricOperator> = if j == 2 {
@@ -1039,6 +1075,8 @@ fn matrix_free_block(
         eigenvalues: None,
         cone,
         inertia,
+        enclosure: None,
+        cone_skipped: None,
         method: OperatorMethod::MatrixFree,
         lanczos: Some(LanczosReport {
             products: res.products,
@@ -1047,6 +1085,74 @@ fn matrix_free_block(
             residual_min: res.residual_min,
             residual_max: res.residual_max,
         }),
+    })
+}
+
+/// A `j = 2` block by the clustered solver ([`crate::engine::clustered`]): `λ_max` is the midpoint
+/// of the certified enclosure and `error_bound` its width; `λ_min` is the smallest diagonal entry
+/// of `T_2` (a Rayleigh quotient, `>= λ_min`; the enclosure's `lambda_min_lower` is `min Δ`), and
+/// `ρ = λ_max` by Krein–Rutman. The cone check is skipped (with the reason) unless its iteration
+/// limit was given explicitly; the pencil's inertia certificate is computed only when the
+/// enclosure does not decide the `+1` side.
+fn clustered_block(
+    ec: &EigenCoords,
+    lr: f64,
+    model: &BatchModel,
+    opts: &AnalyzeOptions,
+    want_cone: bool,
+    hooks: Hooks,
+) -> Result<Block> {
+    let enc = enclose_top(ec, lr, model, &ClusteredOptions::default(), hooks)?;
+    let mid = 0.5 * (enc.lower + enc.upper);
+    let summary = SpectrumSummary {
+        lambda_min: enc.lambda_min_upper,
+        lambda_max: mid,
+        radius: mid.abs().max(enc.lambda_min_upper.abs()),
+        error_bound: enc.width,
+    };
+    let (cone, cone_skipped) = match (want_cone, opts.cone.max_iterations) {
+        (false, _) | (true, Some(0)) => (None, None),
+        (true, None) => (
+            None,
+            Some(format!(
+                "ρ(T_2) = λ_max (Krein–Rutman) is certified by the clustered solver: [{:.17e}, {:.17e}]; the cone power iteration cannot converge on a clustered top (give a cone iteration limit to run it)",
+                enc.lower, enc.upper
+            )),
+        ),
+        (true, Some(_)) => {
+            let op = SecondMoment::new(ec, lr, model)?;
+            (
+                cone_check(
+                    &op,
+                    ec.r,
+                    2,
+                    opts,
+                    DEFAULT_CONE_ITERATIONS_MATRIX_FREE,
+                    hooks,
+                )?,
+                None,
+            )
+        }
+    };
+    let inertia = if side_verdict(mid - 1.0, enc.width) == Verdict::Marginal {
+        let th = second_order_threshold(ec, model, &opts.solver.lanczos, hooks)?;
+        Some(InertiaCertificate::new(
+            0.5 * lr * th.lambda_max - 1.0,
+            0.5 * lr * th.lambda_max_error,
+        ))
+    } else {
+        None
+    };
+    Ok(Block {
+        summary,
+        dim: ec.r * (ec.r + 1) / 2,
+        eigenvalues: None,
+        cone,
+        inertia,
+        enclosure: Some(enc),
+        cone_skipped,
+        method: OperatorMethod::Clustered,
+        lanczos: None,
     })
 }
 

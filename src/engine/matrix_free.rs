@@ -518,6 +518,18 @@ impl SecondMoment {
         }
     }
 
+    /// `T_2 X` for a symmetric `X` (column-major `r × r`); only the upper triangle of `out`
+    /// (rows `a <=` columns `b`) is valid.
+    pub(crate) fn apply_matrix(&self, x: &[f64], out: &mut [f64]) {
+        let r = self.r;
+        self.quadratic_part(x, out);
+        for c in 0..r {
+            for a in 0..r {
+                out[a + c * r] += x[a + c * r] * (1.0 - self.lr * (self.h[a] + self.h[c]));
+            }
+        }
+    }
+
     fn coords_to_matrix(&self, y: &[f64]) -> Vec<f64> {
         let r = self.r;
         let mut x = vec![0.0; r * r];
@@ -555,12 +567,7 @@ impl SymmetricOperator for SecondMoment {
         let r = self.r;
         let x = self.coords_to_matrix(y_in);
         let mut out = vec![0.0; r * r];
-        self.quadratic_part(&x, &mut out);
-        for c in 0..r {
-            for a in 0..r {
-                out[a + c * r] += x[a + c * r] * (1.0 - self.lr * (self.h[a] + self.h[c]));
-            }
-        }
+        self.apply_matrix(&x, &mut out);
         self.matrix_to_coords(&out, y_out);
     }
 }

@@ -12,6 +12,7 @@
 //! | [`matrix_free`] | `T_k` applied without forming it (DESIGN §9) |
 //! | [`linop`] | the symmetric-operator trait shared by dense and matrix-free operators |
 //! | [`lanczos`] | extreme eigenvalues of matrix-free operators |
+//! | [`clustered`] | a certified enclosure of `λ_max(T_2)` for clustered spectra (DESIGN §12) |
 //! | [`spectrum`] | dense eigensolvers and error bounds (DESIGN §8) |
 //! | [`stability`] | Theorem 1 verdicts and the cone check |
 //! | [`inertia`] | deciding `λ_max(T_j) > 1` near flat directions (Sylvester's law of inertia) |
@@ -25,6 +26,7 @@ pub use planner::{OperatorMethod, SolverOptions, DEFAULT_MAX_DENSE_DIM};
 pub mod analysis;
 pub mod bounds;
 pub(crate) mod cancellable;
+pub mod clustered;
 pub(crate) mod combinatorics;
 pub mod gradients;
 pub mod inertia;

@@ -30,6 +30,10 @@ pub enum OperatorMethod {
     Dense,
     /// The matrix-free operator and Lanczos for both ends of the spectrum.
     MatrixFree,
+    /// `j = 2`: the certified enclosure of `λ_max(T_2)` by the capacitance certificate and
+    /// Rayleigh quotients ([`crate::engine::clustered`], DESIGN §12); what `Auto` uses for
+    /// `j = 2` blocks beyond the dense limits. Other degrees go matrix-free (Lanczos).
+    Clustered,
 }
 
 impl std::str::FromStr for OperatorMethod {
@@ -39,8 +43,9 @@ impl std::str::FromStr for OperatorMethod {
             "auto" => Ok(OperatorMethod::Auto),
             "dense" => Ok(OperatorMethod::Dense),
             "matrix-free" => Ok(OperatorMethod::MatrixFree),
+            "clustered" => Ok(OperatorMethod::Clustered),
             o => Err(format!(
-                "unknown method '{o}' (expected 'auto', 'dense' or 'matrix-free')"
+                "unknown method '{o}' (expected 'auto', 'dense', 'matrix-free' or 'clustered')"
             )),
         }
     }
@@ -52,6 +57,7 @@ impl std::fmt::Display for OperatorMethod {
             OperatorMethod::Auto => "auto",
             OperatorMethod::Dense => "dense",
             OperatorMethod::MatrixFree => "matrix-free",
+            OperatorMethod::Clustered => "clustered",
         })
     }
 }
@@ -189,9 +195,10 @@ pub(crate) struct BlockPlan {
 }
 
 impl BlockPlan {
-    /// Whether some block is matrix-free.
+    /// Whether some block is matrix-free (Lanczos or clustered).
     pub fn any_matrix_free(&self) -> bool {
         self.methods.contains(&Some(OperatorMethod::MatrixFree))
+            || self.methods.contains(&Some(OperatorMethod::Clustered))
     }
 
     /// The method of block `j`.
@@ -240,7 +247,7 @@ pub(crate) fn plan_blocks(
                 OperatorMethod::Dense
             }
             OperatorMethod::Auto if dense_fits.is_ok() && within_dim => OperatorMethod::Dense,
-            OperatorMethod::Auto | OperatorMethod::MatrixFree => {
+            OperatorMethod::Auto | OperatorMethod::MatrixFree | OperatorMethod::Clustered => {
                 let need = matrix_free_bytes(d, &solver.lanczos);
                 if need > budget || d > u32::MAX as u128 {
                     return Err(Error::too_large(
@@ -255,6 +262,38 @@ pub(crate) fn plan_blocks(
         });
     }
     Ok(BlockPlan { methods, budget })
+}
+
+/// [`plan_blocks`] for the analysis: a matrix-free `j = 2` block goes to the clustered solver
+/// under `Auto` and `Clustered` when its workspace
+/// ([`crate::engine::clustered::workspace_bytes`]) fits the budget; under `Auto` it stays with
+/// Lanczos otherwise, under `Clustered` that is an [`Error::TooLarge`].
+pub(crate) fn plan_analysis_blocks(
+    r: usize,
+    n: usize,
+    needed: &[bool],
+    method: OperatorMethod,
+    solver: &SolverOptions,
+) -> Result<BlockPlan> {
+    let mut plan = plan_blocks(r, needed, method, solver)?;
+    if !matches!(method, OperatorMethod::Auto | OperatorMethod::Clustered) {
+        return Ok(plan);
+    }
+    if plan.method(2) == Some(OperatorMethod::MatrixFree) {
+        let opts = crate::engine::clustered::ClusteredOptions::default();
+        let need = crate::engine::clustered::workspace_bytes(n, r, opts.max_buckets);
+        if need <= plan.budget {
+            plan.methods[2] = Some(OperatorMethod::Clustered);
+        } else if method == OperatorMethod::Clustered {
+            return Err(Error::too_large(
+                format!("the clustered solver of T_2 (n = {n}, r = {r})"),
+                need,
+                plan.budget,
+                "lower the number of samples, or raise SGDSTAB_MEMORY_BYTES",
+            ));
+        }
+    }
+    Ok(plan)
 }
 
 #[cfg(test)]

@@ -78,6 +78,8 @@ pub enum Termination {
     MaxIterations,
     /// The iterate became zero (the operator annihilates the start vector).
     ZeroIterate,
+    /// Not run (the report says why).
+    Skipped,
 }
 
 /// Result of the cone power iteration.

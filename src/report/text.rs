@@ -72,18 +72,20 @@ pub fn analysis(r: &AnalysisReport) -> String {
         "k", "ρ_k (full)", "ρ reduced", "± bound", "verdict", "cone ratio"
     );
     for o in &r.orders {
-        let cone = match &o.cone {
-            Some(c) => format!(
+        let cone = match (&o.cone, o.cone.as_ref().and_then(|c| c.ratio)) {
+            (Some(c), Some(ratio)) => format!(
                 "{} ({} it, {})",
-                num(c.ratio),
+                num(ratio),
                 c.iterations,
                 match c.termination {
                     crate::engine::stability::Termination::Converged => "converged",
                     crate::engine::stability::Termination::MaxIterations => "NOT converged",
                     crate::engine::stability::Termination::ZeroIterate => "zero",
+                    crate::engine::stability::Termination::Skipped => "skipped",
                 }
             ),
-            None => "-".into(),
+            (Some(_), None) => "skipped (radius certified)".into(),
+            (None, _) => "-".into(),
         };
         let _ = writeln!(
             s,
@@ -105,9 +107,15 @@ pub fn analysis(r: &AnalysisReport) -> String {
             .blocks
             .iter()
             .map(|b| {
-                let how = match (&b.lanczos, b.method) {
-                    (Some(l), _) => format!(" [matrix-free, {} products]", l.products),
-                    (None, crate::engine::analysis::OperatorMethod::MatrixFree) => {
+                let how = match (&b.lanczos, b.method, &b.enclosure) {
+                    (_, _, Some(e)) => format!(
+                        " [clustered, λ_max ∈ [{}, {}], {} products]",
+                        num(e.lower),
+                        num(e.upper),
+                        e.products
+                    ),
+                    (Some(l), _, _) => format!(" [matrix-free, {} products]", l.products),
+                    (None, crate::engine::analysis::OperatorMethod::MatrixFree, _) => {
                         " [matrix-free]".into()
                     }
                     _ => String::new(),
