@@ -302,3 +302,48 @@ fn analyze_reports_the_clustered_block() {
         assert_eq!(o.verdict, dense.orders[0].verdict);
     }
 }
+
+/// Regression (issue 10): a trained ReLU MLP export (`fixtures/make_trained_export.sh small`,
+/// n = 200, w = 1 249) on which the Lanczos path stalls at max-iterations on j = 2 with a
+/// residual reported as the bound; the clustered solver encloses λ_max to 1e-9, consistently with
+/// the old path (whose Ritz value is a lower bound, and whose residual interval must meet the
+/// enclosure).
+#[test]
+fn trained_export_stalls_lanczos_and_is_enclosed() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/trained/grads.npy");
+    let prob = sgdstab::Problem::from_file(
+        &path,
+        &sgdstab::ProblemOptions::default().max_order(2),
+        Hooks::none(),
+    )
+    .unwrap();
+    let run = |method| {
+        let opts = AnalyzeOptions::default()
+            .orders([2])
+            .cone_max_iterations(Some(0))
+            .solver(SolverOptions::default().method(method));
+        let rep = prob.analyze(0.1, 20, &opts, Hooks::none()).unwrap();
+        rep.orders[0]
+            .blocks
+            .iter()
+            .find(|b| b.j == 2)
+            .unwrap()
+            .clone()
+    };
+    let old = run(OperatorMethod::MatrixFree);
+    let lz = old.lanczos.as_ref().unwrap();
+    assert_eq!(lz.termination, Termination::MaxIterations, "{lz:?}");
+    let new = run(OperatorMethod::Auto);
+    assert_eq!(new.method, OperatorMethod::Clustered);
+    let enc = new.enclosure.as_ref().unwrap();
+    assert_eq!(enc.termination, Termination::Converged, "{enc:?}");
+    assert!(enc.width <= DEFAULT_WIDTH, "{enc:?}");
+    // the old Ritz value is a Rayleigh quotient: at most λ_max
+    assert!(old.lambda_max <= enc.upper, "{} > {enc:?}", old.lambda_max);
+    assert!(
+        old.lambda_max + old.error_bound >= enc.lower,
+        "{old:?} vs {enc:?}"
+    );
+    // and it is provably low: the clustered lower bound exceeds it
+    assert!(enc.lower > old.lambda_max, "{} vs {enc:?}", old.lambda_max);
+}

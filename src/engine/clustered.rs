@@ -43,6 +43,13 @@
 //! above `λ_max` (the bucket bound is too loose there), the buckets carrying most of
 //! `uᵀ(M̃ − M)u` are split and the certificate is retried.
 //!
+//! When the top of `spec T_2` is separated (driven by the low-rank term, e.g. `λ_max > 1`),
+//! the bucket bound cannot be tight enough at `θ + ω`; there the upper bound is Kato–Temple's
+//! `λ_max <= θ + ‖T x − θ x‖²/(θ − α)`, valid once at most one eigenvalue lies above `α < θ`,
+//! which the capacitance certifies at `α` with one direction deflated (`I − M̃(α) + σ w wᵀ ≻ 0`:
+//! a rank-one update moves the inertia by at most one). Each round polishes `u` by a few
+//! Lanczos steps on the exact `M(μ)` (two GEMMs of `n r²` per product).
+//!
 //! # Rounding
 //!
 //! All reported bounds include a rounding term: the Rayleigh quotient's rounding, the rounding of
@@ -103,7 +110,8 @@ pub struct Enclosure {
     pub lambda_min_upper: f64,
     /// Secular/refinement rounds (capacitance matrices formed).
     pub rounds: usize,
-    /// Exact products with `T_2` (one per Rayleigh quotient).
+    /// Exact operator products: one `T_2` product per Rayleigh quotient plus the products with
+    /// the exact `M(μ)` (each two GEMMs of `n r²`, like a `T_2` product).
     pub products: usize,
     /// Buckets at the end.
     pub buckets: usize,
@@ -121,6 +129,9 @@ pub fn workspace_bytes(n: usize, r: usize, buckets: usize) -> u128 {
     let words = 8 * r * r + 4 * n * n + 2 * block * n * s + 4 * n * r + 16 * (n + r + s * s);
     words.saturating_mul(8)
 }
+
+/// Lanczos steps on the exact `M(μ)` per round.
+const POLISH: usize = 10;
 
 /// Rows of the capacitance matrix formed per GEMM block.
 const ROW_BLOCK: usize = 48;
@@ -247,8 +258,9 @@ impl Problem<'_> {
             .collect()
     }
 
-    /// Rayleigh quotient of `T_2` at the symmetric matrix `x` (Frobenius inner product).
-    fn rayleigh(&self, x: &[f64]) -> f64 {
+    /// Rayleigh quotient `θ` of `T_2` at the symmetric matrix `x` (Frobenius inner product) and
+    /// the residual `‖T x − θ x‖/‖x‖`.
+    fn rayleigh(&self, x: &[f64]) -> (f64, f64) {
         let r = self.r;
         let mut out = vec![0.0; r * r];
         self.op.apply_matrix(x, &mut out);
@@ -260,7 +272,22 @@ impl Problem<'_> {
                 den += wgt * x[a + c * r] * x[a + c * r];
             }
         }
-        num / den
+        let theta = num / den;
+        let mut res = 0.0;
+        for c in 0..r {
+            for a in 0..=c {
+                let wgt = if a == c { 1.0 } else { 2.0 };
+                let d = out[a + c * r] - theta * x[a + c * r];
+                res += wgt * d * d;
+            }
+        }
+        (theta, (res / den).sqrt())
+    }
+
+    /// `M(μ) u` exactly: `w₂ Vᵀ (μ − Δ)⁻¹ V u` (two GEMMs of `n r²`).
+    fn exact_m(&self, mu: f64, u: &[f64]) -> Vec<f64> {
+        let x = self.secular_vector(mu, &self.vu(u));
+        self.vt(&x).iter().map(|v| self.w2 * v).collect()
     }
 
     /// `M̃(μ)` for the buckets (full symmetric `n × n`, column-major), or `None` when some box
@@ -339,6 +366,13 @@ impl Problem<'_> {
     /// Whether `I − M̃` is certifiably positive definite (Rump's criterion on a floating-point
     /// Cholesky factorization of `(1 − τ)I − M̃`).
     fn certify(&self, mt: &[f64], buckets: usize) -> bool {
+        self.certify_deflated(mt, buckets, None)
+    }
+
+    /// Like [`Problem::certify`] for `I − M̃ + σ w wᵀ` (`‖w‖ = 1`): success proves that `I − M̃`
+    /// has at most one negative eigenvalue (a rank-one update moves the inertia by at most one),
+    /// i.e. at most one eigenvalue of `T_2` lies above `μ`.
+    fn certify_deflated(&self, mt: &[f64], buckets: usize, defl: Option<(&[f64], f64)>) -> bool {
         let n = self.n;
         let trace: f64 = (0..n).map(|i| mt[i + i * n]).sum();
         let gamma = |k: usize| {
@@ -357,71 +391,90 @@ impl Problem<'_> {
             }
             a[(j, j)] += shift;
         }
+        if let Some((w, sigma)) = defl {
+            for j in 0..n {
+                for i in 0..n {
+                    a[(i, j)] += sigma * w[i] * w[j];
+                }
+            }
+        }
         a.llt(faer::Side::Lower).is_ok()
     }
 
     /// Top eigenpair of the dense symmetric `M̃` by Lanczos (full reorthogonalisation), from `start`.
     fn top_eigvec(&self, mt: &[f64], start: &[f64]) -> Result<(f64, Vec<f64>)> {
         let n = self.n;
-        let steps = n.min(120);
         let par = faer::get_global_parallelism();
         let mm = faer::MatRef::from_column_major_slice(mt, n, n);
-        let mut q: Vec<Vec<f64>> = Vec::with_capacity(steps);
-        let nrm = crate::engine::linop::norm(start);
-        q.push(start.iter().map(|v| v / nrm).collect());
-        let mut alpha = Vec::new();
-        let mut beta: Vec<f64> = Vec::new();
-        let mut w = vec![0.0; n];
-        for k in 0..steps {
-            {
-                let xv = faer::MatRef::from_column_major_slice(&q[k], n, 1);
-                let yv = faer::MatMut::from_column_major_slice_mut(&mut w, n, 1);
-                faer::linalg::matmul::matmul(yv, faer::Accum::Replace, mm, xv, 1.0, par);
-            }
-            let a: f64 = w.iter().zip(&q[k]).map(|(x, y)| x * y).sum();
-            alpha.push(a);
-            for _ in 0..2 {
-                for qq in &q {
-                    let d: f64 = w.iter().zip(qq).map(|(x, y)| x * y).sum();
-                    for (x, y) in w.iter_mut().zip(qq) {
-                        *x -= d * y;
-                    }
+        top_pair(n, n.min(120), start, |x: &[f64], y: &mut [f64]| {
+            let xv = faer::MatRef::from_column_major_slice(x, n, 1);
+            let yv = faer::MatMut::from_column_major_slice_mut(y, n, 1);
+            faer::linalg::matmul::matmul(yv, faer::Accum::Replace, mm, xv, 1.0, par);
+        })
+    }
+}
+
+/// Top eigenpair of a symmetric operator on `R^n` by `steps` Lanczos steps with full
+/// reorthogonalisation from `start` (the Ritz pair; unit vector).
+fn top_pair(
+    n: usize,
+    steps: usize,
+    start: &[f64],
+    apply: impl Fn(&[f64], &mut [f64]),
+) -> Result<(f64, Vec<f64>)> {
+    let mut q: Vec<Vec<f64>> = Vec::with_capacity(steps);
+    let nrm = crate::engine::linop::norm(start);
+    q.push(start.iter().map(|v| v / nrm).collect());
+    let mut alpha = Vec::new();
+    let mut beta: Vec<f64> = Vec::new();
+    let mut w = vec![0.0; n];
+    for k in 0..steps {
+        apply(&q[k], &mut w);
+        let a: f64 = w.iter().zip(&q[k]).map(|(x, y)| x * y).sum();
+        alpha.push(a);
+        for _ in 0..2 {
+            for qq in &q {
+                let d: f64 = w.iter().zip(qq).map(|(x, y)| x * y).sum();
+                for (x, y) in w.iter_mut().zip(qq) {
+                    *x -= d * y;
                 }
             }
-            let b = crate::engine::linop::norm(&w);
-            if k + 1 == steps || b <= 1e-14 * alpha.iter().fold(0.0f64, |m, v| m.max(v.abs())) {
-                break;
-            }
-            beta.push(b);
-            q.push(w.iter().map(|v| v / b).collect());
         }
-        let m = alpha.len();
-        let mut t = faer::Mat::<f64>::zeros(m, m);
-        for i in 0..m {
-            t[(i, i)] = alpha[i];
-            if i + 1 < m {
-                t[(i, i + 1)] = beta[i];
-                t[(i + 1, i)] = beta[i];
-            }
+        let b = crate::engine::linop::norm(&w);
+        if k + 1 == steps || b <= 1e-14 * alpha.iter().fold(0.0f64, |m, v| m.max(v.abs())) {
+            break;
         }
-        let evd = t
-            .self_adjoint_eigen(faer::Side::Lower)
-            .map_err(|e| Error::Numerical {
-                routine: "clustered: Lanczos on the capacitance matrix",
-                message: format!("{e:?}"),
-            })?;
-        let top = m - 1;
-        let nu = evd.S().column_vector()[top];
-        let mut u = vec![0.0; n];
-        for (k, qk) in q.iter().enumerate().take(m) {
-            let c = evd.U()[(k, top)];
-            for (x, y) in u.iter_mut().zip(qk) {
-                *x += c * y;
-            }
-        }
-        Ok((nu, u))
+        beta.push(b);
+        q.push(w.iter().map(|v| v / b).collect());
     }
+    let m = alpha.len();
+    let mut t = faer::Mat::<f64>::zeros(m, m);
+    for i in 0..m {
+        t[(i, i)] = alpha[i];
+        if i + 1 < m {
+            t[(i, i + 1)] = beta[i];
+            t[(i + 1, i)] = beta[i];
+        }
+    }
+    let evd = t
+        .self_adjoint_eigen(faer::Side::Lower)
+        .map_err(|e| Error::Numerical {
+            routine: "clustered: Lanczos on the capacitance matrix",
+            message: format!("{e:?}"),
+        })?;
+    let top = m - 1;
+    let nu = evd.S().column_vector()[top];
+    let mut u = vec![0.0; n];
+    for (k, qk) in q.iter().enumerate().take(m) {
+        let c = evd.U()[(k, top)];
+        for (x, y) in u.iter_mut().zip(qk) {
+            *x += c * y;
+        }
+    }
+    Ok((nu, u))
+}
 
+impl Problem<'_> {
     /// `x = (μ − Δ)⁻¹ X_u` for `μ > max Δ` (entrywise; `X_u = V u`).
     fn secular_vector(&self, mu: f64, xu: &[f64]) -> Vec<f64> {
         let r = self.r;
@@ -576,6 +629,8 @@ pub fn enclose_top(
     let floor = dmax + 4.0 * p.slack + 1e-3 * target;
     let mut mu = (lower + omega).max(floor);
     let mut u: Vec<f64> = (0..n).map(|i| 1.0 + (i % 7) as f64 * 1e-3).collect();
+    let mut alpha: Option<f64> = None;
+    let mut attempts = 0;
     while rounds < opts.max_rounds && !done(lower, upper) {
         p.hooks.checkpoint()?;
         rounds += 1;
@@ -587,12 +642,34 @@ pub fn enclose_top(
             upper = upper.min(mu + p.model_err);
         }
         let (_nu, top) = p.top_eigvec(&mt, &u)?;
+        // polish on the exact M(μ): a few Lanczos steps from the top eigenvector of M̃
+        let (_nu, top) = top_pair(n, POLISH.min(n), &top, |x: &[f64], y: &mut [f64]| {
+            y.copy_from_slice(&p.exact_m(mu, x));
+        })?;
         u = top;
         let xu = p.vu(&u);
         let x = p.secular_vector(mu, &xu);
-        let theta = p.rayleigh(&x);
-        products += 1;
+        let (theta, res) = p.rayleigh(&x);
+        products += 1 + POLISH.min(n);
         lower = lower.max(theta - p.rq_err - p.model_err);
+        // Kato–Temple: with at most one eigenvalue above α < θ, λ_max <= θ + res²/(θ − α)
+        if alpha.is_none() && attempts < 3 && theta - dmax > 1e3 * target {
+            let a = dmax + [0.5, 0.8, 0.95][attempts] * (theta - dmax);
+            attempts += 1;
+            if let Some(mt2) = p.capacitance(a, &buckets) {
+                let (nu2, u2) = p.top_eigvec(&mt2, &u)?;
+                if p.certify_deflated(&mt2, buckets.len(), Some((&u2, nu2.max(0.0) + 1.0))) {
+                    alpha = Some(a + p.model_err);
+                }
+            }
+        }
+        if let Some(a) = alpha {
+            let th = theta - p.rq_err - p.model_err;
+            if th > a {
+                let e = res + p.rq_err + p.model_err;
+                upper = upper.min(theta + e * e / (th - a) + p.rq_err + p.model_err);
+            }
+        }
         if done(lower, upper) {
             break;
         }
