@@ -298,7 +298,7 @@ impl Problem<'_> {
         for (i, &bs) in buckets.iter().enumerate() {
             for (j, &bt) in buckets.iter().enumerate().skip(i) {
                 let m = self.box_min(mu, bs, bt);
-                if !(m > 0.0) {
+                if m.is_nan() || m <= 0.0 {
                     return None;
                 }
                 let v = self.w2 * (1.0 + 4.0 * U) / m;

@@ -335,6 +335,43 @@ mod tests {
     }
 
     #[test]
+    fn analysis_sends_matrix_free_j2_to_the_clustered_solver_when_its_workspace_fits() {
+        // r = 10, n = 20: D = 10, 55, 220; the dense limit 50 sends j = 2, 3 matrix-free
+        let needed = [false, true, true, true];
+        let p = plan_analysis_blocks(10, 20, &needed, OperatorMethod::Auto, &solver(50, 1 << 30))
+            .unwrap();
+        assert_eq!(p.method(1), Some(OperatorMethod::Dense));
+        assert_eq!(p.method(2), Some(OperatorMethod::Clustered));
+        assert_eq!(p.method(3), Some(OperatorMethod::MatrixFree));
+        assert!(p.any_matrix_free());
+        // forced: every block off the dense path, j = 2 clustered
+        let p = plan_analysis_blocks(
+            10,
+            20,
+            &needed,
+            OperatorMethod::Clustered,
+            &solver(8000, 1 << 30),
+        )
+        .unwrap();
+        assert_eq!(p.method(2), Some(OperatorMethod::Clustered));
+        assert_eq!(p.method(3), Some(OperatorMethod::MatrixFree));
+        // a budget that holds the Lanczos basis but not the clustered workspace (n = 5000)
+        let need = crate::engine::clustered::workspace_bytes(5000, 10, 160);
+        let lanczos = matrix_free_bytes(55, &LanczosOptions::default());
+        assert!(lanczos < need);
+        let s = solver(50, need - 1);
+        let p = plan_analysis_blocks(10, 5000, &needed, OperatorMethod::Auto, &s).unwrap();
+        assert_eq!(p.method(2), Some(OperatorMethod::MatrixFree));
+        assert!(matches!(
+            plan_analysis_blocks(10, 5000, &needed, OperatorMethod::Clustered, &s),
+            Err(Error::TooLarge { .. })
+        ));
+        // the stable sets' planner never picks the clustered solver
+        let p = plan_blocks(10, &needed, OperatorMethod::Clustered, &solver(50, 1 << 30)).unwrap();
+        assert_eq!(p.method(2), Some(OperatorMethod::MatrixFree));
+    }
+
+    #[test]
     fn sizes_are_checked_against_the_budget() {
         let needed = [false, false, true];
         // the dense T_2 on Sym^2(R^10) does not fit 1000 bytes, nor does the Lanczos basis
