@@ -35,6 +35,7 @@ from ._native import __version__
 from ._results import (
     BlockReport,
     Boundary,
+    ColumnBlock,
     ConeReport,
     Consistency,
     Corollary1,
@@ -49,6 +50,7 @@ from ._results import (
     OrderThreshold,
     Prop1,
     Report,
+    ReportWarning,
     Theorem2,
     Thresholds,
 )
@@ -71,6 +73,8 @@ __all__ = [
     "Corollary1",
     "Consistency",
     "Finding",
+    "ColumnBlock",
+    "ReportWarning",
     "Thresholds",
     "OrderThreshold",
     "Boundary",

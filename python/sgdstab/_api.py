@@ -11,9 +11,10 @@ from ._results import Diagram, Report, Thresholds
 
 Orders = Union[int, Iterable[int]]
 
-# the defaults of the command-line flags
+# the library's defaults (those of the command-line flags)
 DEFAULT_MAX_DENSE_DIM = 8000
 DEFAULT_MAX_COMPANION_ROWS = 2000
+DEFAULT_TOLERANCE = 1e-10
 
 
 def _float(name: str, value: Any) -> float:
@@ -27,6 +28,10 @@ def _optional_float(name: str, value: Any) -> Optional[float]:
     return None if value is None else _float(name, value)
 
 
+def _optional_str(value: Any) -> Optional[str]:
+    return None if value is None else str(value)
+
+
 def analyze(
     grads: Any,
     lr: float,
@@ -34,14 +39,14 @@ def analyze(
     orders: Orders = (1, 2),
     sampling: str = "without",
     *,
-    rank_tol: Optional[float] = None,
+    rank_tolerance: Optional[float] = None,
     eigensolver: Optional[str] = None,
     method: str = "auto",
-    cone_tol: float = 1e-10,
-    cone_max_iter: Optional[int] = None,
-    lanczos_tol: float = 1e-10,
+    cone_tolerance: float = DEFAULT_TOLERANCE,
+    cone_max_iterations: Optional[int] = None,
+    lanczos_tolerance: float = DEFAULT_TOLERANCE,
     max_dense_dim: int = DEFAULT_MAX_DENSE_DIM,
-    spectrum: bool = False,
+    full_spectrum: bool = False,
     memory_budget: Optional[int] = None,
     source: Optional[str] = None,
     progress: Any = False,
@@ -67,23 +72,23 @@ def analyze(
         Orders ``k >= 1`` (reported in the given order, duplicates removed).
     sampling : {"without", "with"}, default "without"
         Batches drawn without replacement (the paper's eq. 15) or with replacement.
-    rank_tol : float, optional
-        Relative rank tolerance ``τ`` (default ``max(n, w)·ε``): Gram eigenvalues
+    rank_tolerance : float, optional
+        Relative rank tolerance ``τ`` in ``[0, 1)`` (default ``max(n, w)·ε``): Gram eigenvalues
         ``<= τ·λ_max`` are dropped.
     eigensolver : {"faer", "lapack"}, optional
         Dense eigensolver (``lapack`` only in a build with the library's ``lapack`` feature).
     method : {"auto", "dense", "matrix-free"}, default "auto"
         How each block ``T_j`` is computed.
-    cone_tol : float, default 1e-10
+    cone_tolerance : float, default 1e-10
         Relative residual at which the Theorem 1 cone iteration stops.
-    cone_max_iter : int, optional
+    cone_max_iterations : int, optional
         Iteration limit of the cone iteration (default 5000 dense, 300 matrix-free; 0 skips it).
-    lanczos_tol : float, default 1e-10
+    lanczos_tolerance : float, default 1e-10
         Relative residual tolerance of Lanczos on matrix-free blocks.
     max_dense_dim : int, default 8000
         Largest dense dimension ``D = C(r + k − 1, k)`` accepted.
-    spectrum : bool, default False
-        Include every eigenvalue of every dense block.
+    full_spectrum : bool, default False
+        Include every eigenvalue of every dense block (``block.eigenvalues``).
     memory_budget : int, optional
         Bytes the dense work may use (default: ``SGDSTAB_MEMORY_BYTES``, else 80% of the
         available memory).
@@ -124,14 +129,14 @@ def analyze(
         batch=as_count("batch", batch, 1),
         orders=as_list("orders", orders, 1),
         sampling=str(sampling),
-        rank_tol=_optional_float("rank_tol", rank_tol),
-        eigensolver=eigensolver,
+        rank_tolerance=_optional_float("rank_tolerance", rank_tolerance),
+        eigensolver=_optional_str(eigensolver),
         method=str(method),
-        cone_tol=_float("cone_tol", cone_tol),
-        cone_max_iter=as_optional_count("cone_max_iter", cone_max_iter, 0),
-        lanczos_tol=_float("lanczos_tol", lanczos_tol),
+        cone_tolerance=_float("cone_tolerance", cone_tolerance),
+        cone_max_iterations=as_optional_count("cone_max_iterations", cone_max_iterations, 0),
+        lanczos_tolerance=_float("lanczos_tolerance", lanczos_tolerance),
         max_dense_dim=as_count("max_dense_dim", max_dense_dim, 0),
-        spectrum=bool(spectrum),
+        full_spectrum=bool(full_spectrum),
         memory_budget=as_optional_count("memory_budget", memory_budget, 0),
         source=g.description if source is None else str(source),
         progress=_make_progress(progress),
@@ -147,9 +152,10 @@ def thresholds(
     *,
     method: str = "auto",
     max_companion_rows: int = DEFAULT_MAX_COMPANION_ROWS,
-    rank_tol: Optional[float] = None,
+    rank_tolerance: Optional[float] = None,
     eigensolver: Optional[str] = None,
     max_dense_dim: int = DEFAULT_MAX_DENSE_DIM,
+    lanczos_tolerance: float = DEFAULT_TOLERANCE,
     memory_budget: Optional[int] = None,
     source: Optional[str] = None,
     progress: Any = False,
@@ -176,7 +182,7 @@ def thresholds(
         interval only).
     max_companion_rows : int, default 2000
         Largest companion matrix the linearization builds under ``auto``.
-    rank_tol, eigensolver, max_dense_dim, memory_budget, source, progress
+    rank_tolerance, eigensolver, max_dense_dim, lanczos_tolerance, memory_budget, source, progress
         As for :func:`analyze`.
 
     Returns
@@ -198,9 +204,10 @@ def thresholds(
         sampling=str(sampling),
         method=str(method),
         max_companion_rows=as_count("max_companion_rows", max_companion_rows, 0),
-        rank_tol=_optional_float("rank_tol", rank_tol),
-        eigensolver=eigensolver,
+        rank_tolerance=_optional_float("rank_tolerance", rank_tolerance),
+        eigensolver=_optional_str(eigensolver),
         max_dense_dim=as_count("max_dense_dim", max_dense_dim, 0),
+        lanczos_tolerance=_float("lanczos_tolerance", lanczos_tolerance),
         memory_budget=as_optional_count("memory_budget", memory_budget, 0),
         source=g.description if source is None else str(source),
         progress=_make_progress(progress),
@@ -216,9 +223,10 @@ def diagram(
     *,
     method: str = "auto",
     max_companion_rows: int = DEFAULT_MAX_COMPANION_ROWS,
-    rank_tol: Optional[float] = None,
+    rank_tolerance: Optional[float] = None,
     eigensolver: Optional[str] = None,
     max_dense_dim: int = DEFAULT_MAX_DENSE_DIM,
+    lanczos_tolerance: float = DEFAULT_TOLERANCE,
     memory_budget: Optional[int] = None,
     source: Optional[str] = None,
     progress: Any = False,
@@ -227,7 +235,7 @@ def diagram(
 
     Each threshold is computed exactly as by :func:`thresholds` (the first stable interval), with
     the Theorem 2 and Corollary 1 limits and, for ``k = 2``, the Mulayoff–Michaeli bounds. The same
-    table as ``sgdstab diagram --json-out``.
+    table as ``sgdstab diagram --json``.
 
     Parameters
     ----------
@@ -239,7 +247,8 @@ def diagram(
         Batch sizes (sorted, duplicates removed); default every ``B = 1..n``.
     sampling : {"without", "with"}, default "without"
         Sampling scheme.
-    method, max_companion_rows, rank_tol, eigensolver, max_dense_dim, memory_budget, source, progress
+    method, max_companion_rows, rank_tolerance, eigensolver, max_dense_dim, lanczos_tolerance,
+    memory_budget, source, progress
         As for :func:`thresholds`.
 
     Returns
@@ -262,9 +271,10 @@ def diagram(
         sampling=str(sampling),
         method=str(method),
         max_companion_rows=as_count("max_companion_rows", max_companion_rows, 0),
-        rank_tol=_optional_float("rank_tol", rank_tol),
-        eigensolver=eigensolver,
+        rank_tolerance=_optional_float("rank_tolerance", rank_tolerance),
+        eigensolver=_optional_str(eigensolver),
         max_dense_dim=as_count("max_dense_dim", max_dense_dim, 0),
+        lanczos_tolerance=_float("lanczos_tolerance", lanczos_tolerance),
         memory_budget=as_optional_count("memory_budget", memory_budget, 0),
         source=g.description if source is None else str(source),
         progress=_make_progress(progress),

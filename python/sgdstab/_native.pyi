@@ -1,7 +1,8 @@
 """Type stubs of the extension module ``sgdstab._native`` (Rust, PyO3): glue between the Python
 API in :mod:`sgdstab` and the library. Each function returns the report as the CLI's JSON text.
-The arrays are borrowed read-only for the duration of the call (do not write to them from
-another thread meanwhile)."""
+The arrays are read in place, borrowed read-only for the duration of the call (do not write to
+them from another thread meanwhile); only an array with a negative stride, or trailing axes that
+do not flatten to one stride, is copied once in its own dtype."""
 
 from typing import Any, List, Optional, Sequence, Tuple
 
@@ -17,14 +18,14 @@ def analyze(
     batch: int,
     orders: List[int],
     sampling: str,
-    rank_tol: Optional[float],
+    rank_tolerance: Optional[float],
     eigensolver: Optional[str],
     method: str,
-    cone_tol: float,
-    cone_max_iter: Optional[int],
-    lanczos_tol: float,
+    cone_tolerance: float,
+    cone_max_iterations: Optional[int],
+    lanczos_tolerance: float,
     max_dense_dim: int,
-    spectrum: bool,
+    full_spectrum: bool,
     memory_budget: Optional[int],
     source: Optional[str],
     progress: Optional[Any],
@@ -38,9 +39,10 @@ def thresholds(
     sampling: str,
     method: str,
     max_companion_rows: int,
-    rank_tol: Optional[float],
+    rank_tolerance: Optional[float],
     eigensolver: Optional[str],
     max_dense_dim: int,
+    lanczos_tolerance: float,
     memory_budget: Optional[int],
     source: Optional[str],
     progress: Optional[Any],
@@ -54,9 +56,10 @@ def diagram(
     sampling: str,
     method: str,
     max_companion_rows: int,
-    rank_tol: Optional[float],
+    rank_tolerance: Optional[float],
     eigensolver: Optional[str],
     max_dense_dim: int,
+    lanczos_tolerance: float,
     memory_budget: Optional[int],
     source: Optional[str],
     progress: Optional[Any],

@@ -1,7 +1,7 @@
 """Typed, read-only views of the reports.
 
 Each report keeps the JSON text the library wrote — exactly what the CLI writes for the same
-input (``sgdstab analyze --json``, ``sgdstab threshold --json``, ``sgdstab diagram --json-out``) —
+input (``sgdstab analyze --json``, ``sgdstab threshold --json``, ``sgdstab diagram --json``) —
 and exposes its fields as attributes: ``report.orders[0].spectral_radius``,
 ``report.prop1.value``. ``to_json()`` returns that text unchanged and ``to_dict()`` parses it.
 """
@@ -163,7 +163,7 @@ class BlockReport(_View):
         _one(InertiaCertificate),
     )
     eigenvalues: _Field[Optional[Tuple[float, ...]]] = _Field(
-        "All eigenvalues, ascending (``spectrum=True``, dense blocks), else ``None``.", tuple, optional=True
+        "All eigenvalues, ascending (``full_spectrum=True``, dense blocks), else ``None``.", tuple, optional=True
     )
 
 
@@ -216,6 +216,31 @@ class Consistency(_View):
     findings: _Field[Tuple[Finding, ...]] = _Field("The findings.", _views(Finding))
 
 
+class ColumnBlock(_View):
+    """Where one parameter's columns are in the gradient matrix (per-parameter inputs)."""
+
+    __slots__ = ()
+    name: _Field[str] = _Field("The parameter's name (the mapping key, or the pytree path joined by ``\".\"``).")
+    shape: _Field[Tuple[int, ...]] = _Field("Its shape without the leading sample axis (``()`` for a scalar parameter).", tuple)
+    offset: _Field[int] = _Field("Its first column in the gradient matrix.")
+    columns: _Field[int] = _Field("Its number of columns (the product of ``shape``), entries in C order.")
+
+
+class ReportWarning(_View):
+    """A warning about the input attached to a report (the CLI prints it on stderr)."""
+
+    __slots__ = ()
+    kind: _Field[str] = _Field("What it is about: ``loss-gradients`` (the rows look like per-sample gradients of the loss, not of the model output).")
+    message: _Field[str] = _Field("One line, with the numbers.")
+
+
+_INPUT_FIELDS_DOC = {
+    "column_layout": "For a mapping or pytree input: where each parameter's columns are, in column order; ``None`` for a plain 2-D array.",
+    "mean_gradient_ratio": "``‖(1/n) Σ a_i‖ / ((1/n) Σ ‖a_i‖)`` (``None`` when every row is zero): near 0 for per-sample gradients of the loss instead of the model output.",
+    "warnings": "Warnings about the input (e.g. rows that look like loss gradients); empty when none.",
+}
+
+
 class _Report(_View):
     """A whole report: the JSON text and the parameter layout of the input."""
 
@@ -265,6 +290,9 @@ class Report(_Report):
     prop1: _Field[Prop1] = _Field("Prop. 1.", _one(Prop1))
     orders: _Field[Tuple[OrderReport, ...]] = _Field("One entry per requested order, in the order given.", _views(OrderReport))
     consistency: _Field[Consistency] = _Field("Implications checked on this input.", _one(Consistency))
+    column_layout: _Field[Optional[Tuple[ColumnBlock, ...]]] = _Field(_INPUT_FIELDS_DOC["column_layout"], _views(ColumnBlock))
+    mean_gradient_ratio: _Field[Optional[float]] = _Field(_INPUT_FIELDS_DOC["mean_gradient_ratio"])
+    warnings: _Field[Tuple[ReportWarning, ...]] = _Field(_INPUT_FIELDS_DOC["warnings"], _views(ReportWarning))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -346,6 +374,9 @@ class Thresholds(_Report):
     sharpness: _Field[float] = _Field("``λ_max(H)``.")
     gd_threshold: _Field[Optional[float]] = _Field("``2/λ_max(H)``, the gradient-descent threshold ``= η*_1`` (``None`` if ``H = 0``).")
     orders: _Field[Tuple[OrderThreshold, ...]] = _Field("One entry per requested order.", _views(OrderThreshold))
+    column_layout: _Field[Optional[Tuple[ColumnBlock, ...]]] = _Field(_INPUT_FIELDS_DOC["column_layout"], _views(ColumnBlock))
+    mean_gradient_ratio: _Field[Optional[float]] = _Field(_INPUT_FIELDS_DOC["mean_gradient_ratio"])
+    warnings: _Field[Tuple[ReportWarning, ...]] = _Field(_INPUT_FIELDS_DOC["warnings"], _views(ReportWarning))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -370,7 +401,7 @@ class DiagramRow(_View):
 class Diagram(_Report):
     """The (η, B) stability diagram: ``η*_k(B)`` for every order and batch size.
 
-    The JSON is the CLI's ``sgdstab diagram --json-out`` (``schema_version`` 1).
+    The JSON is the CLI's ``sgdstab diagram --json`` (``schema_version`` 1).
     """
 
     __slots__ = ()

@@ -3,13 +3,13 @@
 //! The Python side (`sgdstab/_input.py`) turns whatever the user passed (a 2-D array, a dict of
 //! per-parameter arrays, a JAX pytree, anything with `__array__` / `__dlpack__`) into a list of
 //! `(name, ndarray)` pairs of native-endian, aligned float32 or float64 arrays, never copying a
-//! float32/float64 array. This module borrows them ([`arrays`]), calls the library with the GIL
-//! released ([`run`]), and hands back the report as the CLI's JSON text. The Python side wraps
-//! that text in typed result objects.
+//! float32/float64 array. This module checks the options, borrows the arrays as the library's
+//! views ([`arrays`]), calls the library with the GIL released ([`run`]), and hands back the
+//! report as the CLI's JSON text. The Python side wraps that text in typed result objects.
 //!
 //! Files:
 //! - [`library`]: every call into `sgdstab` (the only file to touch when the library API moves);
-//! - [`arrays`]: NumPy arrays borrowed as strided `ndarray` views, f32 or f64;
+//! - [`arrays`]: NumPy arrays borrowed as the library's `GradientView`s, f32 or f64, any strides;
 //! - [`run`]: the worker thread, `Python::check_signals` every 50 ms, progress relayed to Python;
 //! - [`errors`]: library errors to Python exceptions by kind.
 
@@ -20,26 +20,28 @@ mod run;
 
 use pyo3::prelude::*;
 
-/// The arguments shared by the three entry points: how the input is laid out and what it is.
+/// The arrays as the library's views (no copy; see [`arrays`]).
 fn borrow<'py>(
     kind: &str,
-    blocks: &'py [(String, arrays::Held<'py>)],
+    held: &'py [(String, arrays::Held<'py>)],
 ) -> PyResult<library::Input<'py>> {
-    let views: Vec<library::Block<'py>> = blocks
+    let blocks: Vec<library::Block<'py>> = held
         .iter()
-        .map(|(name, held)| library::Block {
+        .map(|(name, h)| library::Block {
             name: name.clone(),
-            view: held.view(),
+            shape: h.shape().to_vec(),
+            view: h.view(),
         })
         .collect();
-    library::Input::new(kind, views).map_err(errors::to_py)
+    library::Input::new(kind, blocks).map_err(errors::to_py)
 }
 
 /// `analyze`: the full stability report as the CLI's JSON text (see `sgdstab.analyze`).
 #[pyfunction]
 #[pyo3(signature = (
-    kind, blocks, *, lr, batch, orders, sampling, rank_tol, eigensolver, method, cone_tol,
-    cone_max_iter, lanczos_tol, max_dense_dim, spectrum, memory_budget, source, progress
+    kind, blocks, *, lr, batch, orders, sampling, rank_tolerance, eigensolver, method,
+    cone_tolerance, cone_max_iterations, lanczos_tolerance, max_dense_dim, full_spectrum,
+    memory_budget, source, progress
 ))]
 #[allow(clippy::too_many_arguments)]
 fn analyze(
@@ -49,47 +51,49 @@ fn analyze(
     lr: f64,
     batch: usize,
     orders: Vec<usize>,
-    sampling: &str,
-    rank_tol: Option<f64>,
-    eigensolver: Option<&str>,
-    method: &str,
-    cone_tol: f64,
-    cone_max_iter: Option<usize>,
-    lanczos_tol: f64,
+    sampling: String,
+    rank_tolerance: Option<f64>,
+    eigensolver: Option<String>,
+    method: String,
+    cone_tolerance: f64,
+    cone_max_iterations: Option<usize>,
+    lanczos_tolerance: f64,
     max_dense_dim: usize,
-    spectrum: bool,
+    full_spectrum: bool,
     memory_budget: Option<u128>,
     source: Option<String>,
     progress: Option<Bound<'_, PyAny>>,
 ) -> PyResult<String> {
-    let held = arrays::hold(blocks)?;
-    let input = borrow(kind, &held)?;
+    let common = library::CommonArgs {
+        orders,
+        sampling,
+        rank_tolerance,
+        eigensolver,
+        max_dense_dim,
+        memory_budget,
+        lanczos_tolerance,
+    };
     let args = library::AnalyzeArgs {
         lr,
         batch,
-        orders,
-        sampling: sampling.to_string(),
-        rank_tol,
-        eigensolver: eigensolver.map(str::to_string),
-        method: method.to_string(),
-        cone_tol,
-        cone_max_iter,
-        lanczos_tol,
-        max_dense_dim,
-        spectrum,
-        memory_budget,
+        method,
+        cone_tolerance,
+        cone_max_iterations,
+        full_spectrum,
     };
-    let opts = library::analyze_options(&args).map_err(errors::to_py)?;
+    let run = library::analyze_options(&common, &args).map_err(errors::to_py)?;
+    let held = arrays::hold(blocks)?;
+    let input = borrow(kind, &held)?;
     run::run(py, progress, |hooks| {
-        library::analyze(&input, &opts, source, hooks)
+        library::analyze(&input, &run, source, hooks)
     })
 }
 
 /// `thresholds`: the stable sets `S_k` and thresholds `η*_k` as the CLI's JSON text.
 #[pyfunction]
 #[pyo3(signature = (
-    kind, blocks, *, batch, orders, sampling, method, max_companion_rows, rank_tol, eigensolver,
-    max_dense_dim, memory_budget, source, progress
+    kind, blocks, *, batch, orders, sampling, method, max_companion_rows, rank_tolerance,
+    eigensolver, max_dense_dim, lanczos_tolerance, memory_budget, source, progress
 ))]
 #[allow(clippy::too_many_arguments)]
 fn thresholds(
@@ -98,39 +102,43 @@ fn thresholds(
     blocks: Vec<(String, Bound<'_, PyAny>)>,
     batch: usize,
     orders: Vec<usize>,
-    sampling: &str,
-    method: &str,
+    sampling: String,
+    method: String,
     max_companion_rows: usize,
-    rank_tol: Option<f64>,
-    eigensolver: Option<&str>,
+    rank_tolerance: Option<f64>,
+    eigensolver: Option<String>,
     max_dense_dim: usize,
+    lanczos_tolerance: f64,
     memory_budget: Option<u128>,
     source: Option<String>,
     progress: Option<Bound<'_, PyAny>>,
 ) -> PyResult<String> {
-    let held = arrays::hold(blocks)?;
-    let input = borrow(kind, &held)?;
-    let args = library::ThresholdArgs {
+    let common = library::CommonArgs {
         orders,
-        sampling: sampling.to_string(),
-        method: method.to_string(),
-        max_companion_rows,
-        rank_tol,
-        eigensolver: eigensolver.map(str::to_string),
+        sampling,
+        rank_tolerance,
+        eigensolver,
         max_dense_dim,
         memory_budget,
+        lanczos_tolerance,
     };
-    let opts = library::threshold_options(&args).map_err(errors::to_py)?;
+    let args = library::ThresholdArgs {
+        method,
+        max_companion_rows,
+    };
+    let run = library::threshold_options(&common, &args, batch).map_err(errors::to_py)?;
+    let held = arrays::hold(blocks)?;
+    let input = borrow(kind, &held)?;
     run::run(py, progress, |hooks| {
-        library::thresholds(&input, batch, &opts, source, hooks)
+        library::thresholds(&input, &run, source, hooks)
     })
 }
 
 /// `diagram`: `η*_k(B)` for every order and batch size as the CLI's JSON text.
 #[pyfunction]
 #[pyo3(signature = (
-    kind, blocks, *, orders, batches, sampling, method, max_companion_rows, rank_tol, eigensolver,
-    max_dense_dim, memory_budget, source, progress
+    kind, blocks, *, orders, batches, sampling, method, max_companion_rows, rank_tolerance,
+    eigensolver, max_dense_dim, lanczos_tolerance, memory_budget, source, progress
 ))]
 #[allow(clippy::too_many_arguments)]
 fn diagram(
@@ -139,31 +147,35 @@ fn diagram(
     blocks: Vec<(String, Bound<'_, PyAny>)>,
     orders: Vec<usize>,
     batches: Option<Vec<usize>>,
-    sampling: &str,
-    method: &str,
+    sampling: String,
+    method: String,
     max_companion_rows: usize,
-    rank_tol: Option<f64>,
-    eigensolver: Option<&str>,
+    rank_tolerance: Option<f64>,
+    eigensolver: Option<String>,
     max_dense_dim: usize,
+    lanczos_tolerance: f64,
     memory_budget: Option<u128>,
     source: Option<String>,
     progress: Option<Bound<'_, PyAny>>,
 ) -> PyResult<String> {
-    let held = arrays::hold(blocks)?;
-    let input = borrow(kind, &held)?;
-    let args = library::ThresholdArgs {
+    let common = library::CommonArgs {
         orders,
-        sampling: sampling.to_string(),
-        method: method.to_string(),
-        max_companion_rows,
-        rank_tol,
-        eigensolver: eigensolver.map(str::to_string),
+        sampling,
+        rank_tolerance,
+        eigensolver,
         max_dense_dim,
         memory_budget,
+        lanczos_tolerance,
     };
-    let opts = library::threshold_options(&args).map_err(errors::to_py)?;
+    let args = library::ThresholdArgs {
+        method,
+        max_companion_rows,
+    };
+    let run = library::diagram_options(&common, &args, batches).map_err(errors::to_py)?;
+    let held = arrays::hold(blocks)?;
+    let input = borrow(kind, &held)?;
     run::run(py, progress, |hooks| {
-        library::diagram(&input, batches.as_deref(), &opts, source, hooks)
+        library::diagram(&input, &run, source, hooks)
     })
 }
 

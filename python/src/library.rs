@@ -1,19 +1,19 @@
 //! Every call into the `sgdstab` library, in one place.
 //!
-//! Today the library takes an owned `Gradients` (row-major f64), so [`gradients`] copies the
-//! borrowed views into one. When the library's `Problem` lands (issue 12: built from a borrowed
-//! strided f32/f64 view, the Gram matrix computed from it in blocks), [`gradients`] becomes that
-//! constructor, [`analyze`], [`thresholds`] and [`diagram`] call `problem.analyze(..)` etc. with
-//! the options structs, and the whole `Hooks` (progress and cancellation) is passed instead of
-//! its progress half. Nothing outside this file needs to change.
+//! The gradients reach the library as borrowed views ([`Problem::from_view`] for a 2-D array,
+//! [`Problem::from_views`] for per-parameter arrays in their order): no `f64` copy, no
+//! concatenation; the Gram matrix is computed from the views in blocks. Every call gets the full
+//! [`Hooks`] (progress and cancellation), so Ctrl-C stops a run at the library's next checkpoint.
+//!
+//! The options are built as `sgdstab analyze` / `threshold` / `diagram` build them from their
+//! flags (`src/cli/`), so a report equals the CLI's JSON on the same data.
 
-use numpy::ndarray::ArrayViewD;
-use sgdstab::engine::analysis::{AnalyzeOptions, ConeOptions, OperatorMethod};
-use sgdstab::engine::lanczos::LanczosOptions;
-use sgdstab::io::dict::{assemble, Array, ArrayDict, AssembleError, Selection};
-use sgdstab::progress::Hooks;
-use sgdstab::threshold::{MethodChoice, ThresholdOptions};
-use sgdstab::{EigenBackend, Error, Gradients, Result, Sampling};
+use sgdstab::engine::sampling::BatchModel;
+use sgdstab::{
+    AnalyzeOptions, DiagramOptions, EigenBackend, Error, GradientView, Hooks, MethodChoice,
+    NamedView, OperatorMethod, Param, Problem, ProblemOptions, Result, Sampling, SolverOptions,
+    ThresholdOptions,
+};
 use std::str::FromStr;
 
 /// The package version (the library's: both crates are released together).
@@ -22,287 +22,304 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Where errors about the input point: the `grads` argument.
 const GRADS: &str = "grads";
 
-/// A borrowed NumPy array: shape and strides as NumPy has them, no copy.
-pub enum View<'a> {
-    /// float64.
-    F64(ArrayViewD<'a, f64>),
-    /// float32.
-    F32(ArrayViewD<'a, f32>),
-}
-
-impl View<'_> {
-    fn shape(&self) -> &[usize] {
-        match self {
-            View::F64(a) => a.shape(),
-            View::F32(a) => a.shape(),
-        }
-    }
-
-    /// The values as f64 in C (row-major) order: an `a.reshape(n, -1)` of a leading-axis array.
-    fn to_f64(&self) -> Vec<f64> {
-        match self {
-            View::F64(a) => a.iter().copied().collect(),
-            View::F32(a) => a.iter().map(|&x| f64::from(x)).collect(),
-        }
-    }
-}
-
-/// One named array of a per-parameter dictionary (leading axis: samples).
+/// One array as the Python side passed it: its name (`""` for a plain matrix), its whole shape
+/// (sample axis first) and its values as an `n × w` view (the other axes flattened in C order).
 pub struct Block<'a> {
-    /// The parameter's name (`""` for a plain matrix).
+    /// The parameter's name.
     pub name: String,
+    /// The array's shape, sample axis first.
+    pub shape: Vec<usize>,
     /// Its values.
-    pub view: View<'a>,
+    pub view: GradientView<'a>,
 }
 
 /// The gradients as the Python side passed them.
 pub enum Input<'a> {
     /// One `n × w` array, rows = samples.
-    Matrix(View<'a>),
-    /// Per-parameter arrays, concatenated along the feature axis in the given order.
-    Dict(Vec<Block<'a>>),
+    Matrix(GradientView<'a>),
+    /// Per-parameter arrays, side by side along the columns in the given order.
+    Dict(Vec<NamedView<'a>>),
+}
+
+fn bad_input(message: String) -> Error {
+    Error::InvalidInput {
+        context: GRADS.into(),
+        message,
+    }
 }
 
 impl<'a> Input<'a> {
-    /// `kind` is `"matrix"` (exactly one 2-D block) or `"dict"`.
+    /// `kind` is `"matrix"` (exactly one 2-D array) or `"dict"`.
     pub fn new(kind: &str, mut blocks: Vec<Block<'a>>) -> Result<Self> {
         match kind {
             "matrix" if blocks.len() == 1 => {
-                let view = blocks.remove(0).view;
-                let shape = view.shape();
-                if shape.len() != 2 {
-                    return Err(Error::InvalidInput {
-                        context: GRADS.into(),
-                        message: format!(
-                            "array of shape {} is {}-D; expected a 2-D n × w array (rows = samples) or a dict of per-parameter arrays",
-                            sgdstab::io::npy::shape_string(shape),
-                            shape.len()
-                        ),
+                let b = blocks.remove(0);
+                if b.shape.len() != 2 {
+                    return Err(bad_input(format!(
+                        "array of shape {} is {}-D; expected a 2-D n × w array (rows = samples) or a dict of per-parameter arrays",
+                        sgdstab::io::npy::shape_string(&b.shape),
+                        b.shape.len()
+                    )));
+                }
+                Ok(Input::Matrix(b.view))
+            }
+            "dict" => {
+                let mut views = Vec::with_capacity(blocks.len());
+                for b in blocks {
+                    if b.shape.is_empty() {
+                        return Err(bad_input(format!(
+                            "array '{}' is 0-D; every array needs a leading sample axis",
+                            b.name
+                        )));
+                    }
+                    views.push(NamedView {
+                        name: b.name,
+                        shape: b.shape[1..].to_vec(),
+                        view: b.view,
                     });
                 }
-                Ok(Input::Matrix(view))
+                Ok(Input::Dict(views))
             }
-            "dict" => Ok(Input::Dict(blocks)),
-            _ => Err(Error::InvalidInput {
-                context: GRADS.into(),
-                message: format!("internal: input kind '{kind}' with {} arrays", blocks.len()),
-            }),
+            _ => Err(bad_input(format!(
+                "internal: input kind '{kind}' with {} arrays",
+                blocks.len()
+            ))),
         }
     }
-}
 
-/// The dictionary's arrays for the library's [`assemble`] (the `.npz` reader's rules and
-/// messages: the same leading axis everywhere, every value finite, each flattened in C order).
-struct Views<'b, 'a> {
-    keys: Vec<String>,
-    blocks: &'b [Block<'a>],
-}
-
-impl ArrayDict for Views<'_, '_> {
-    fn keys(&self) -> &[String] {
-        &self.keys
-    }
-    fn load(&mut self, index: usize) -> std::result::Result<Array, String> {
-        let view = &self.blocks[index].view;
-        Ok(Array {
-            shape: view.shape().to_vec(),
-            data: view.to_f64(),
-        })
-    }
-}
-
-/// The `n × w` gradient matrix. Today an f64 copy; with the library's `Problem` this becomes the
-/// borrowed-view constructor.
-fn gradients(input: &Input) -> Result<Gradients> {
-    match input {
-        Input::Matrix(view) => {
-            let (n, w) = (view.shape()[0], view.shape()[1]);
-            Gradients::from_row_major(n, w, view.to_f64(), GRADS)
+    /// Samples `n` (of the first array; the library checks the others).
+    fn n(&self) -> usize {
+        match self {
+            Input::Matrix(v) => v.n(),
+            Input::Dict(views) => views.first().map_or(0, |v| v.view.n()),
         }
-        Input::Dict(blocks) => {
-            let mut views = Views {
-                keys: blocks.iter().map(|b| b.name.clone()).collect(),
-                blocks,
-            };
-            let a = assemble(&mut views, Selection::All).map_err(|e| match e {
-                AssembleError::UnknownKey(m) | AssembleError::Invalid(m) => Error::InvalidInput {
-                    context: GRADS.into(),
-                    message: m,
-                },
-            })?;
-            Gradients::from_row_major(a.n, a.w, a.data, GRADS)
+    }
+
+    /// Checks each batch size against `n` before any work (the library's check and message).
+    fn check_batches(&self, batches: &[usize], sampling: Sampling) -> Result<()> {
+        let n = self.n();
+        if n == 0 {
+            return Ok(()); // the view's own check names the empty matrix
+        }
+        for &b in batches {
+            BatchModel::new(n, b, sampling)?;
+        }
+        Ok(())
+    }
+
+    /// Reduces the gradients once: the span reduction and the moment statistics up to
+    /// `max_order`, read from the views in place.
+    fn problem(&self, fixed: &Fixed, max_order: usize, hooks: Hooks) -> Result<Problem> {
+        let opts = ProblemOptions::default()
+            .sampling(fixed.sampling)
+            .rank_tolerance(fixed.rank_tolerance)
+            .max_order(max_order);
+        match self {
+            Input::Matrix(v) => Problem::from_view(*v, &opts, hooks),
+            Input::Dict(views) => Problem::from_views(views, &opts, hooks),
         }
     }
 }
 
 /// A mode given as a string (`sampling="with"`), parsed by the library's `FromStr`.
-fn parse<T: FromStr<Err = String>>(name: &'static str, value: &str) -> Result<T> {
-    T::from_str(value).map_err(|m| Error::parameter(name, format!("'{value}'"), m))
+fn parse<T: FromStr<Err = String>>(param: Param, value: &str) -> Result<T> {
+    T::from_str(value).map_err(|m| Error::parameter(param, format!("'{value}'"), m))
 }
 
-fn eigensolver(value: Option<&str>) -> Result<EigenBackend> {
-    let backend = match value {
-        Some(v) => parse::<EigenBackend>("eigensolver", v)?,
-        None => EigenBackend::default(),
-    };
-    if !backend.available() {
-        return Err(Error::parameter(
-            "eigensolver",
-            backend,
-            "this build has no LAPACK; rebuild the extension with the library's `lapack` feature",
-        ));
+/// The keyword arguments shared by every entry point (names as in Python and the library).
+pub struct CommonArgs {
+    pub orders: Vec<usize>,
+    pub sampling: String,
+    pub rank_tolerance: Option<f64>,
+    pub eigensolver: Option<String>,
+    pub max_dense_dim: usize,
+    pub memory_budget: Option<u128>,
+    pub lanczos_tolerance: f64,
+}
+
+/// What is fixed with the problem: sampling scheme and rank tolerance.
+struct Fixed {
+    sampling: Sampling,
+    rank_tolerance: Option<f64>,
+}
+
+impl CommonArgs {
+    fn fixed(&self) -> Result<Fixed> {
+        let sampling = parse(Param::Sampling, &self.sampling)?;
+        ProblemOptions::default()
+            .rank_tolerance(self.rank_tolerance)
+            .validate()?;
+        Ok(Fixed {
+            sampling,
+            rank_tolerance: self.rank_tolerance,
+        })
     }
-    Ok(backend)
-}
 
-fn positive(name: &'static str, value: f64) -> Result<f64> {
-    if value.is_finite() && value > 0.0 {
-        Ok(value)
-    } else {
-        Err(Error::parameter(name, value, "must be finite and > 0"))
+    /// The solver settings as `SolverArgs::solver` of the CLI builds them.
+    fn solver(&self, method: OperatorMethod) -> Result<SolverOptions> {
+        let eigensolver = match &self.eigensolver {
+            Some(v) => parse::<EigenBackend>(Param::Eigensolver, v)?,
+            None => EigenBackend::default(),
+        };
+        Ok(SolverOptions::default()
+            .eigensolver(eigensolver)
+            .method(method)
+            .max_dense_dim(self.max_dense_dim)
+            .memory_budget(self.memory_budget)
+            .lanczos_tolerance(self.lanczos_tolerance))
+    }
+
+    fn max_order(&self) -> usize {
+        self.orders.iter().copied().max().unwrap_or(1)
     }
 }
 
-/// The keyword arguments of `analyze` (names as in Python).
+/// `analyze`'s own keyword arguments.
 pub struct AnalyzeArgs {
     pub lr: f64,
     pub batch: usize,
-    pub orders: Vec<usize>,
-    pub sampling: String,
-    pub rank_tol: Option<f64>,
-    pub eigensolver: Option<String>,
     pub method: String,
-    pub cone_tol: f64,
-    pub cone_max_iter: Option<usize>,
-    pub lanczos_tol: f64,
-    pub max_dense_dim: usize,
-    pub spectrum: bool,
-    pub memory_budget: Option<u128>,
+    pub cone_tolerance: f64,
+    pub cone_max_iterations: Option<usize>,
+    pub full_spectrum: bool,
 }
 
-/// The library's options for `analyze`, as `sgdstab analyze` builds them from its flags.
-pub fn analyze_options(a: &AnalyzeArgs) -> Result<AnalyzeOptions> {
-    sgdstab::engine::analysis::check_lr(a.lr)?;
-    sgdstab::engine::analysis::check_orders(&a.orders)?;
-    Ok(AnalyzeOptions {
-        sampling: parse("sampling", &a.sampling)?,
-        rank_tolerance: a.rank_tol,
-        backend: eigensolver(a.eigensolver.as_deref())?,
-        cone: ConeOptions {
-            tolerance: positive("cone_tol", a.cone_tol)?,
-            max_iterations: a.cone_max_iter,
-        },
-        memory_budget: a.memory_budget,
-        full_spectrum: a.spectrum,
-        max_dense_dim: a.max_dense_dim,
-        method: parse::<OperatorMethod>("method", &a.method)?,
-        lanczos: LanczosOptions {
-            tolerance: positive("lanczos_tol", a.lanczos_tol)?,
-            ..LanczosOptions::default()
-        },
-        ..AnalyzeOptions::new(a.lr, a.batch, a.orders.clone())
+/// A checked `analyze` call, ready to run.
+pub struct AnalyzeRun {
+    lr: f64,
+    batch: usize,
+    max_order: usize,
+    fixed: Fixed,
+    options: AnalyzeOptions,
+}
+
+/// Checks every argument of `analyze` that does not need the data (as the CLI does before it
+/// reads the file).
+pub fn analyze_options(c: &CommonArgs, a: &AnalyzeArgs) -> Result<AnalyzeRun> {
+    if !(a.lr.is_finite() && a.lr > 0.0) {
+        return Err(Error::parameter(
+            Param::LearningRate,
+            a.lr,
+            "the learning rate must be finite and > 0",
+        ));
+    }
+    let method = parse::<OperatorMethod>(Param::Method, &a.method)?;
+    let options = AnalyzeOptions::default()
+        .orders(c.orders.clone())
+        .full_spectrum(a.full_spectrum)
+        .cone_tolerance(a.cone_tolerance)
+        .cone_max_iterations(a.cone_max_iterations)
+        .solver(c.solver(method)?);
+    options.validate()?;
+    Ok(AnalyzeRun {
+        lr: a.lr,
+        batch: a.batch,
+        max_order: c.max_order(),
+        fixed: c.fixed()?,
+        options,
     })
 }
 
-/// `analyze` → the report's JSON text (exactly the CLI's).
+/// `analyze` → the report's JSON text (exactly the CLI's; `input` = `source`).
 pub fn analyze(
     input: &Input,
-    opts: &AnalyzeOptions,
+    run: &AnalyzeRun,
     source: Option<String>,
     hooks: Hooks,
 ) -> Result<String> {
-    let grads = gradients(input)?;
-    let report = sgdstab::analyze(&grads, opts, source, hooks.progress)?;
+    input.check_batches(&[run.batch], run.fixed.sampling)?;
+    let problem = input.problem(&run.fixed, run.max_order, hooks)?;
+    let mut report = problem.analyze(run.lr, run.batch, &run.options, hooks)?;
+    report.input = source;
     sgdstab::report::to_json(&report)
 }
 
-/// The keyword arguments of `thresholds` and `diagram` (names as in Python).
+/// The keyword arguments of `thresholds` and `diagram` besides the common ones.
 pub struct ThresholdArgs {
-    pub orders: Vec<usize>,
-    pub sampling: String,
     pub method: String,
     pub max_companion_rows: usize,
-    pub rank_tol: Option<f64>,
-    pub eigensolver: Option<String>,
-    pub max_dense_dim: usize,
-    pub memory_budget: Option<u128>,
 }
 
-/// What `thresholds` and `diagram` need besides the gradients and batch sizes.
+/// A checked `thresholds` call.
 pub struct ThresholdRun {
-    orders: Vec<usize>,
-    sampling: Sampling,
-    rank_tol: Option<f64>,
+    batch: usize,
+    max_order: usize,
+    fixed: Fixed,
     options: ThresholdOptions,
 }
 
-/// The library's options for `thresholds` / `diagram`, as the CLI builds them.
-pub fn threshold_options(a: &ThresholdArgs) -> Result<ThresholdRun> {
-    sgdstab::engine::analysis::check_orders(&a.orders)?;
+/// Checks the arguments of `thresholds` (as `sgdstab threshold` does).
+pub fn threshold_options(c: &CommonArgs, t: &ThresholdArgs, batch: usize) -> Result<ThresholdRun> {
+    let options = ThresholdOptions::default()
+        .orders(c.orders.clone())
+        .method(parse::<MethodChoice>(Param::Method, &t.method)?)
+        .max_companion_rows(t.max_companion_rows)
+        .solver(c.solver(OperatorMethod::Auto)?);
+    options.validate()?;
     Ok(ThresholdRun {
-        orders: a.orders.clone(),
-        sampling: parse("sampling", &a.sampling)?,
-        rank_tol: a.rank_tol,
-        options: ThresholdOptions {
-            method: parse::<MethodChoice>("method", &a.method)?,
-            backend: eigensolver(a.eigensolver.as_deref())?,
-            max_companion_rows: a.max_companion_rows,
-            max_dense_dim: a.max_dense_dim,
-            memory_budget: a.memory_budget,
-            ..ThresholdOptions::default()
-        },
+        batch,
+        max_order: c.max_order(),
+        fixed: c.fixed()?,
+        options,
     })
 }
 
-/// `threshold` → the report's JSON text (exactly the CLI's).
+/// `thresholds` → the report's JSON text (exactly the CLI's `threshold --json`).
 pub fn thresholds(
     input: &Input,
-    batch: usize,
     run: &ThresholdRun,
     source: Option<String>,
     hooks: Hooks,
 ) -> Result<String> {
-    let grads = gradients(input)?;
-    let report = sgdstab::threshold::threshold_report(
-        &grads,
-        batch,
-        &run.orders,
-        run.sampling,
-        run.rank_tol,
-        &run.options,
-        source,
-        hooks.progress,
-    )?;
+    input.check_batches(&[run.batch], run.fixed.sampling)?;
+    let problem = input.problem(&run.fixed, run.max_order, hooks)?;
+    let mut report = problem.thresholds(run.batch, &run.options, hooks)?;
+    report.input = source;
     sgdstab::report::to_json(&report)
 }
 
-/// `diagram` → the table's JSON text (exactly the CLI's `--json-out`). `batches = None`: every
-/// `B = 1..n`.
+/// A checked `diagram` call.
+pub struct DiagramRun {
+    max_order: usize,
+    fixed: Fixed,
+    options: DiagramOptions,
+}
+
+/// Checks the arguments of `diagram` (as `sgdstab diagram` does). `batches = None`: every
+/// `B = 1..=n`.
+pub fn diagram_options(
+    c: &CommonArgs,
+    t: &ThresholdArgs,
+    batches: Option<Vec<usize>>,
+) -> Result<DiagramRun> {
+    let mut options = DiagramOptions::default()
+        .orders(c.orders.clone())
+        .method(parse::<MethodChoice>(Param::Method, &t.method)?)
+        .max_companion_rows(t.max_companion_rows)
+        .solver(c.solver(OperatorMethod::Auto)?);
+    if let Some(b) = batches {
+        options = options.batches(b);
+    }
+    options.validate()?;
+    Ok(DiagramRun {
+        max_order: c.max_order(),
+        fixed: c.fixed()?,
+        options,
+    })
+}
+
+/// `diagram` → the table's JSON text (exactly the CLI's `diagram --json`).
 pub fn diagram(
     input: &Input,
-    batches: Option<&[usize]>,
-    run: &ThresholdRun,
+    run: &DiagramRun,
     source: Option<String>,
     hooks: Hooks,
 ) -> Result<String> {
-    let grads = gradients(input)?;
-    let all: Vec<usize>;
-    let batches = match batches {
-        Some(b) => b,
-        None => {
-            all = (1..=grads.n()).collect();
-            &all
-        }
-    };
-    let report = sgdstab::threshold::diagram::diagram(
-        &grads,
-        &run.orders,
-        batches,
-        run.sampling,
-        run.rank_tol,
-        &run.options,
-        source,
-        hooks.progress,
-    )?;
+    if let Some(b) = &run.options.batches {
+        input.check_batches(b, run.fixed.sampling)?;
+    }
+    let problem = input.problem(&run.fixed, run.max_order, hooks)?;
+    let mut report = problem.diagram(&run.options, hooks)?;
+    report.input = source;
     sgdstab::report::to_json(&report)
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -70,7 +71,32 @@ def without_input(d: Dict[str, Any]) -> Dict[str, Any]:
     return {k: v for k, v in d.items() if k != "input"}
 
 
+def numbers_only(d: Dict[str, Any]) -> Dict[str, Any]:
+    """A report without `input` and `column_layout` (which say how the data was given)."""
+    return {k: v for k, v in d.items() if k not in ("input", "column_layout")}
+
+
 @pytest.fixture
 def small(rng: np.random.Generator) -> np.ndarray:
     """30 samples, 6 parameters, float64, C order."""
     return rng.standard_normal((30, 6))
+
+
+def assert_close(a: Any, b: Any, path: str = "report", rel: float = 1e-10, abs_: float = 1e-13) -> None:
+    """Two parsed reports equal key by key: strings, booleans, integers and nulls exactly, floats
+    to rounding (`rel` relative, `abs_` absolute for values near 0 such as error bounds). For
+    the same values read through different paths (a row-major f64 array takes the library's
+    in-memory path; float32, strided and per-parameter views its block path, whose Gram matrix
+    sums in another order)."""
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and list(a) == list(b), f"{path}: keys {list(a)} != {list(b)}"
+        for k in a:
+            assert_close(a[k], b[k], f"{path}.{k}", rel, abs_)
+    elif isinstance(a, list):
+        assert isinstance(b, list) and len(a) == len(b), f"{path}: {a!r} != {b!r}"
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_close(x, y, f"{path}[{i}]", rel, abs_)
+    elif isinstance(a, float) and isinstance(b, float):
+        assert math.isclose(a, b, rel_tol=rel, abs_tol=abs_), f"{path}: {a!r} != {b!r}"
+    else:
+        assert type(a) is type(b) and a == b, f"{path}: {a!r} != {b!r}"

@@ -20,12 +20,15 @@ def raises(exc, pattern, fn, *args, **kwargs):
 def test_non_finite_values_name_grads_and_the_position(small):
     a = small.copy()
     a[4, 2] = np.nan
-    raises(ValueError, r"^grads: non-finite value NaN at row 4, column 2", sgdstab.analyze, a, 0.1, 2)
+    raises(ValueError, r"^grads: non-finite value NaN at row 4, column 2 \(0-based\)$", sgdstab.analyze, a, 0.1, 2)
     a[4, 2] = np.inf
     raises(ValueError, r"^grads: non-finite value inf at row 4, column 2", sgdstab.thresholds, a, 2)
+    # float32, Fortran order: read in place, checked in place
+    raises(ValueError, r"^grads: non-finite value inf at row 4, column 2", sgdstab.analyze, np.asfortranarray(a, dtype=np.float32), 0.1, 2)
     d = {"w": small[:, :3], "b": small[:, 3:].copy()}
     d["b"][7, 1] = np.nan
-    raises(ValueError, r"^grads: non-finite value NaN in array 'b' at index \(7, 1\) \(row 7, column 4 of the gradient matrix", sgdstab.diagram, d)
+    # the column of the gradient matrix: 3 columns of 'w' come first
+    raises(ValueError, r"^grads: non-finite value NaN at row 7, column 4 \(0-based\)$", sgdstab.diagram, d)
 
 
 def test_arrays_that_are_not_2d(small):
@@ -37,8 +40,10 @@ def test_arrays_that_are_not_2d(small):
 
 def test_dict_values_with_different_leading_axes(small):
     d = {"w": small[:, :3], "b": small[:20, 3]}
-    raises(ValueError, r"^grads: mismatched batch sizes: array 'b' has 20 samples \(shape \(20,\)\) but array 'w' has 30 \(shape \(30, 3\)\)", sgdstab.analyze, d, 0.1, 2)
-    raises(ValueError, r"^grads: array 'x' is 0-D", sgdstab.analyze, {"x": np.float64(2.0)}, 0.1, 1)
+    raises(ValueError, r"^grads: mismatched batch sizes: array 'b' has 20 samples but array 'w' has 30; every array needs the same leading sample axis$", sgdstab.analyze, d, 0.1, 2)
+    tree = {"layer": {"kernel": small[:, :2].reshape(30, 2, 1), "bias": small[:29, 2]}}
+    raises(ValueError, r"^grads: mismatched batch sizes: array 'layer.kernel' has 30 samples but array 'layer.bias' has 29", sgdstab.thresholds, tree, 2)
+    raises(ValueError, r"^grads: array 'x' is 0-D; every array needs a leading sample axis$", sgdstab.analyze, {"x": np.float64(2.0)}, 0.1, 1)
     raises(ValueError, r"^grads: the mapping holds no arrays", sgdstab.analyze, {}, 0.1, 1)
     raises(ValueError, r"^grads: the pytree holds no arrays", sgdstab.analyze, {"a": None, "b": []}, 0.1, 1)
 
@@ -54,6 +59,8 @@ def test_batch_out_of_range(small):
     raises(ValueError, r"^batch = 0: must be >= 1", sgdstab.analyze, small, 0.1, 0)
     raises(ValueError, r"^batch = 31: the batch size must satisfy", sgdstab.diagram, small, batches=[1, 31])
     raises(ValueError, r"^batches = \(none\): give at least one batch size", sgdstab.diagram, small, batches=[])
+    # B > n of a mapping: n is the leading axis of its arrays
+    raises(ValueError, r"^batch = 31: the batch size must satisfy 1 <= B <= n = 30$", sgdstab.analyze, {"w": small}, 0.1, 31)
     with pytest.raises(TypeError, match="batch"):
         sgdstab.analyze(small, 0.1, 2.5)
 
@@ -79,8 +86,14 @@ def test_orders_out_of_range(small):
 
 
 def test_tolerances(small):
-    raises(ValueError, r"^cone_tol = 0: must be finite and > 0", sgdstab.analyze, small, 0.1, 2, cone_tol=0.0)
-    raises(ValueError, r"^lanczos_tol = NaN: must be finite and > 0", sgdstab.analyze, small, 0.1, 2, lanczos_tol=float("nan"))
+    # the keywords are the library's option names
+    raises(ValueError, r"^cone_tolerance = 0: must be finite and > 0$", sgdstab.analyze, small, 0.1, 2, cone_tolerance=0.0)
+    raises(ValueError, r"^lanczos_tolerance = NaN: the Lanczos tolerance must be finite and > 0$", sgdstab.analyze, small, 0.1, 2, lanczos_tolerance=float("nan"))
+    raises(ValueError, r"^lanczos_tolerance = -1: the Lanczos tolerance must be finite and > 0$", sgdstab.thresholds, small, 2, lanczos_tolerance=-1.0)
+    raises(ValueError, r"^rank_tolerance = 1: must be finite and in \[0, 1\)$", sgdstab.analyze, small, 0.1, 2, rank_tolerance=1.0)
+    raises(ValueError, r"^rank_tolerance = -0.5: must be finite and in \[0, 1\)$", sgdstab.diagram, small, rank_tolerance=-0.5)
+    with pytest.raises(TypeError, match="rank_tol"):
+        sgdstab.analyze(small, 0.1, 2, rank_tol=1e-8)  # the old spelling is gone
 
 
 def test_a_refused_size_is_a_memory_error(small):

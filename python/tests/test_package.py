@@ -56,3 +56,10 @@ def test_the_python_signatures_match_the_documented_ones():
     assert sig.parameters["sampling"].default == "without"
     assert list(inspect.signature(sgdstab.thresholds).parameters)[:4] == ["grads", "batch", "orders", "sampling"]
     assert list(inspect.signature(sgdstab.diagram).parameters)[:4] == ["grads", "orders", "batches", "sampling"]
+
+
+def test_the_options_carry_the_library_names():
+    names = {"rank_tolerance", "cone_tolerance", "cone_max_iterations", "lanczos_tolerance", "full_spectrum", "eigensolver", "method", "max_dense_dim", "memory_budget"}
+    assert names <= set(inspect.signature(sgdstab.analyze).parameters)
+    for fn in (sgdstab.thresholds, sgdstab.diagram):
+        assert {"rank_tolerance", "lanczos_tolerance", "max_companion_rows", "eigensolver", "method"} <= set(inspect.signature(fn).parameters)

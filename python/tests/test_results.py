@@ -40,7 +40,7 @@ def check_view(view, data, path="report"):
 def test_analyze_attributes_cover_the_json(rng):
     A = rng.standard_normal((14, 5))
     A[:, 4] = A[:, 0]  # r < w: a flat block
-    r = sgdstab.analyze(A, lr=0.1, batch=3, orders=(1, 2, 3), spectrum=True)
+    r = sgdstab.analyze(A, lr=0.1, batch=3, orders=(1, 2, 3), full_spectrum=True)
     check_view(r, json.loads(r.to_json()))
     assert r.orders[1].blocks[2].eigenvalues is not None
     assert r.orders[1].cone is not None and r.orders[0].cone is None
@@ -95,3 +95,27 @@ def test_every_public_class_is_documented():
         for section in ("Parameters", "Returns", "Raises"):
             assert section in fn.__doc__, (fn.__name__, section)
     assert issubclass(sgdstab.Report, _results._View)
+
+
+def test_input_fields_column_layout_mean_gradient_ratio_and_warnings(rng):
+    n = 20
+    d = {"w": rng.standard_normal((n, 2, 3)), "b": rng.standard_normal(n).astype(np.float32)}
+    for result in (sgdstab.analyze(d, 0.05, 4), sgdstab.thresholds(d, 4)):
+        layout = result.column_layout
+        assert [(c.name, c.shape, c.offset, c.columns) for c in layout] == [("w", (2, 3), 0, 6), ("b", (), 6, 1)]
+        assert isinstance(layout[0], sgdstab.ColumnBlock)
+        # ‖(1/n) Σ a_i‖ / ((1/n) Σ ‖a_i‖), computed here in float64 from the same values
+        A = np.concatenate([d["w"].reshape(n, -1), d["b"].astype(np.float64)[:, None]], axis=1)
+        ratio = np.linalg.norm(A.mean(axis=0)) / np.linalg.norm(A, axis=1).mean()
+        assert result.mean_gradient_ratio == pytest.approx(ratio, rel=1e-10)
+        assert result.warnings == ()
+    # a plain array has no layout in the JSON (report.layout still names its columns)
+    r = sgdstab.analyze(A, 0.05, 4)
+    assert r.column_layout is None and r.to_dict()["column_layout"] is None
+    # rows that sum to zero look like per-sample loss gradients at a minimum: a warning
+    Z = np.concatenate([A[:10], -A[:10]])
+    z = sgdstab.analyze(Z, 0.05, 4)
+    assert z.mean_gradient_ratio == pytest.approx(0.0, abs=1e-12)
+    assert [w.kind for w in z.warnings] == ["loss-gradients"]
+    assert isinstance(z.warnings[0], sgdstab.ReportWarning) and z.warnings[0].message
+    assert sgdstab.thresholds(Z, 4).warnings == z.warnings
