@@ -560,6 +560,24 @@ impl<'a> ThresholdSolver<'a> {
         let start = 2.0 / max_norm2;
         let scan =
             refine::scan_first_crossing(|x| self.excess_of(poly, x), start, SCAN_RATIO, 8 * 64)?;
+        // The last stable grid point can be the threshold itself: 2/max‖b_i‖² <= 2/λ_max(H) =
+        // η*_1, with equality when all rows are equal. There the excess is 0 up to rounding and
+        // not certified, and the refinement could not verify a bracket that starts on the root
+        // (it fell back to the middle of the grid step, 4.4% high). Step the lower end down
+        // until it is certified stable.
+        let scan = match scan {
+            Some((mut a, b)) => {
+                for _ in 0..64 {
+                    let (value, err) = self.excess_of(poly, a)?;
+                    if value < -err {
+                        break;
+                    }
+                    a /= SCAN_RATIO;
+                }
+                Some((a, b))
+            }
+            None => None,
+        };
         let intervals = match scan {
             Some((a, b)) => vec![RawInterval {
                 lo: None,
