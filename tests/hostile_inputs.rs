@@ -113,3 +113,41 @@ fn bisection_on_identical_rows_gives_two_over_lambda() {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// class 8: a typo in the first CSV row is an error, not a header
+
+#[test]
+fn a_mistyped_first_csv_row_is_refused_naming_the_row_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    for (text, needle) in [
+        (
+            "1.0,\u{2212}2.0\n3,4\n5,6\n",
+            "line 1, field 2: '\u{2212}2.0' is not a number",
+        ),
+        (
+            "0x10,2\n3,4\n5,6\n",
+            "line 1, field 1: '0x10' is not a number",
+        ),
+        ("1,2x\n3,4\n5,6\n", "line 1, field 2: '2x' is not a number"),
+    ] {
+        let f = write(dir.path(), "g.csv", text.as_bytes());
+        let o = run(&["analyze", s(&f), "--lr", "0.1", "--batch", "1"], &[]);
+        assert_refused(&o, &[needle, s(&f)]);
+    }
+    // a real header is still a header: the same report as without it
+    let body = "1,2\n3,4\n5,7\n";
+    let with = write(dir.path(), "h.csv", format!("g0,g1\n{body}").as_bytes());
+    let without = write(dir.path(), "n.csv", body.as_bytes());
+    let args = |f: &Path| {
+        let o = run(
+            &["analyze", s(f), "--lr", "0.1", "--batch", "2", "--json"],
+            &[],
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        (v["n"].clone(), v["orders"].clone())
+    };
+    assert_eq!(args(&with), args(&without));
+    assert_eq!(args(&with).0, serde_json::json!(3));
+}
+
