@@ -151,3 +151,94 @@ fn a_mistyped_first_csv_row_is_refused_naming_the_row_and_field() {
     assert_eq!(args(&with).0, serde_json::json!(3));
 }
 
+// ---------------------------------------------------------------------------------------------
+// class 9: the report does not depend on the thread count
+
+#[test]
+fn json_is_byte_identical_for_any_rayon_thread_count() {
+    // big enough that faer's kernels run in parallel (n = 300, w = 400: Gram and eigensolves of
+    // order 300), with an order-3 block of D = C(r+2, 3) beyond a toy size
+    let dir = tempfile::tempdir().unwrap();
+    let (n, w) = (300usize, 400usize);
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+    };
+    let rows: Vec<Vec<f64>> = (0..n).map(|_| (0..w).map(|_| next()).collect()).collect();
+    let f = write(dir.path(), "g.csv", csv(&rows).as_bytes());
+    let mut outs = Vec::new();
+    for threads in ["1", "2", "3"] {
+        let o = run(
+            &[
+                "analyze",
+                s(&f),
+                "--lr",
+                "0.01",
+                "--batch",
+                "16",
+                "--order",
+                "1,2",
+                "--json",
+            ],
+            &[("RAYON_NUM_THREADS", threads)],
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        outs.push(o.stdout);
+    }
+    assert!(outs[0].len() > 100);
+    assert!(outs[0] == outs[1], "RAYON_NUM_THREADS 1 vs 2 differ");
+    assert!(outs[0] == outs[2], "RAYON_NUM_THREADS 1 vs 3 differ");
+    let mut th = Vec::new();
+    for threads in ["1", "3"] {
+        let o = run(
+            &[
+                "threshold",
+                s(&f),
+                "--batch",
+                "16",
+                "--order",
+                "1,2",
+                "--json",
+            ],
+            &[("RAYON_NUM_THREADS", threads)],
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        th.push(o.stdout);
+    }
+    assert!(th[0] == th[1], "threshold: RAYON_NUM_THREADS 1 vs 3 differ");
+}
+
+/// Every faer call of the crate goes through `sgdstab::parallel::faer_par` (a fixed task count):
+/// a new call of `faer::get_global_parallelism()` in `src/` would make the last digits depend on
+/// the thread pool again.
+#[test]
+fn no_faer_call_uses_the_pool_sized_default() {
+    fn walk(dir: &Path, hits: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, hits);
+            } else if p.extension().is_some_and(|x| x == "rs") && !p.ends_with("parallel.rs") {
+                let text = std::fs::read_to_string(&p).unwrap();
+                for (i, line) in text.lines().enumerate() {
+                    if line.contains("get_global_parallelism()") || line.contains("Par::rayon(0)") {
+                        hits.push(format!("{}:{}", p.display(), i + 1));
+                    }
+                }
+            }
+        }
+    }
+    let mut hits = Vec::new();
+    walk(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut hits,
+    );
+    assert!(
+        hits.is_empty(),
+        "use sgdstab::parallel::faer_par(): {hits:?}"
+    );
+}
+

@@ -172,7 +172,7 @@ pub fn stream_gram(
     let mut best: Vec<(f64, usize)> = vec![(f64::NEG_INFINITY, 0); orders.len()];
     // per order, per row: scaled 2k-power sums (max |a|, Σ (|a|/max)^{2k})
     let mut rows: Vec<Vec<(f64, f64)>> = vec![vec![(0.0, 0.0); n]; orders.len()];
-    let par = faer::get_global_parallelism();
+    let par = crate::parallel::faer_par();
     for _ in 0..nblocks {
         let (j0, block) = rx
             .recv()

@@ -522,7 +522,7 @@ pub(crate) fn reduce_blocks(
         let mean = rows.iter().map(|r| r.norms[o]).sum::<f64>() / n as f64;
         stats.mean_row_norm.insert(k, mean);
     }
-    let par = faer::get_global_parallelism();
+    let par = crate::parallel::faer_par();
     let reduction = if w > n {
         // G = AAᵀ from blocks of columns; column moments per block
         let cols = (BLOCK_VALUES / n).clamp(1, w);
