@@ -242,3 +242,339 @@ fn no_faer_call_uses_the_pool_sized_default() {
     );
 }
 
+// ---------------------------------------------------------------------------------------------
+// helpers for the network commands: one small export shared by the tests
+
+/// A trained export in a fresh directory (`train --export`, small and fast).
+fn export(dir: &Path) -> PathBuf {
+    let d = dir.join("net");
+    let o = run(
+        &[
+            "train",
+            "--n",
+            "8",
+            "--dim",
+            "5",
+            "--hidden",
+            "8",
+            "--export",
+            s(&d),
+            "-q",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    d
+}
+
+fn small_grads(dir: &Path) -> PathBuf {
+    write(
+        dir,
+        "g.csv",
+        b"1,0.5,1\n-0.5,1,1\n0.25,-0.75,1\n0.5,0.25,1\n",
+    )
+}
+
+/// A fast invocation of every subcommand (paths into `dir`).
+fn every_command(dir: &Path) -> Vec<Vec<String>> {
+    let g = small_grads(dir);
+    let net = export(dir);
+    let (g, net) = (s(&g).to_string(), s(&net).to_string());
+    let d = |name: &str| s(&dir.join(name)).to_string();
+    let v = |a: &[&str]| a.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    vec![
+        v(&["analyze", &g, "--lr", "0.1", "--batch", "2"]),
+        v(&["threshold", &g, "--batch", "2"]),
+        v(&["diagram", &g]),
+        v(&["verify", "--cases", "1"]),
+        v(&["train", "--n", "8", "--dim", "5", "--hidden", "8"]),
+        v(&["sobolev", &net, "--order", "1"]),
+        v(&[
+            "simulate",
+            &net,
+            "--order",
+            "1",
+            "--paths",
+            "40",
+            "--steps",
+            "20",
+            "--trials",
+            "1",
+            "--escape-steps",
+            "10",
+        ]),
+        v(&[
+            "sweep",
+            "--n",
+            "8",
+            "--dim",
+            "5",
+            "--hidden",
+            "8",
+            "--lrs",
+            "0.1",
+            "--batches",
+            "2",
+            "--seeds",
+            "1",
+            "--checkpoints",
+            "0",
+            "--out-dir",
+            &d("sweep"),
+        ]),
+        v(&[
+            "generalization",
+            &net,
+            "--order",
+            "1",
+            "--test-n",
+            "50",
+            "--grid",
+            "3",
+            "--samples",
+            "2",
+            "--ascent-steps",
+            "1",
+            "--no-stability",
+        ]),
+        v(&[
+            "demo",
+            "--order",
+            "1",
+            "--seeds",
+            "1",
+            "--out-dir",
+            &d("demo"),
+        ]),
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// classes 2, 3, 5: sizes estimated and refused before allocating; bounded work
+
+#[test]
+fn a_small_file_asking_for_a_huge_allocation_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    // an 800 kB .npy of shape 100000 × 1: streamed, its Gram matrix is 100000 × 100000 (80 GB):
+    // refused by the estimate before allocating, not by an abort
+    let (n, w) = (100_000usize, 1usize);
+    let data: Vec<f64> = (0..n * w).map(|i| 1.0 + (i % 7) as f64).collect();
+    let f = dir.path().join("tall.npy");
+    sgdstab::io::write_npy(&f, &[n, w], &data).unwrap();
+    let o = run(
+        &[
+            "analyze",
+            s(&f),
+            "--lr",
+            "0.1",
+            "--batch",
+            "4",
+            "--stream",
+            "always",
+        ],
+        &[],
+    );
+    assert_refused(
+        &o,
+        &[
+            "tall.npy",
+            "100000 × 100000",
+            "memory budget",
+            "SGDSTAB_MEMORY_BYTES",
+        ],
+    );
+    // read whole, within a small budget: refused before the values are converted
+    let o = run(
+        &["analyze", s(&f), "--lr", "0.1", "--batch", "4"],
+        &[("SGDSTAB_MEMORY_BYTES", "1000000")],
+    );
+    assert_refused(
+        &o,
+        &["tall.npy", "100000 values as float64", "memory budget"],
+    );
+    // --order 32 on a tiny input: every block estimated, refused naming the order or memory
+    let tiny = small_grads(dir.path());
+    let o = run(
+        &[
+            "threshold",
+            s(&tiny),
+            "--batch",
+            "2",
+            "--order",
+            "32",
+            "--method",
+            "linearization",
+        ],
+        &[("SGDSTAB_MEMORY_BYTES", "100000000")],
+    );
+    assert_refused(&o, &["memory budget"]);
+    // an NPZ of float16 whose inflated bytes fit but whose float64 values do not
+    use std::io::Write;
+    let mut member = sgdstab::io::npy::to_bytes(&[1000, 100], &vec![0.0; 100_000]);
+    let hl = member.len() - 800_000;
+    let at = member.windows(3).position(|x| x == b"<f8").unwrap();
+    member[at + 2] = b'2';
+    member.truncate(hl);
+    member.extend(std::iter::repeat_n([0x00u8, 0x3c], 100_000).flatten());
+    let z = dir.path().join("half.npz");
+    {
+        let mut zw = zip::ZipWriter::new(std::fs::File::create(&z).unwrap());
+        zw.start_file(
+            "w.npy",
+            zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Deflated),
+        )
+        .unwrap();
+        zw.write_all(&member).unwrap();
+        zw.finish().unwrap();
+    }
+    let o = run(
+        &["analyze", s(&z), "--lr", "0.1", "--batch", "4"],
+        &[("SGDSTAB_MEMORY_BYTES", "1000000")],
+    );
+    assert_refused(&o, &["half.npz", "as float64", "memory budget"]);
+}
+
+#[test]
+fn the_budget_follows_rlimit_as() {
+    // under `prlimit --as` the budget is the headroom, so a large request is refused with a
+    // message instead of an allocation abort (exit 134)
+    if !Path::new("/usr/bin/prlimit").exists() {
+        eprintln!("prlimit not installed: skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (n, w) = (6000usize, 8000usize); // 384 MB of gradients as CSV would be slow: use npy
+    let f = dir.path().join("wide.npy");
+    sgdstab::io::write_npy(&f, &[n, w], &vec![0.5; n * w]).unwrap();
+    let o = Command::new("/usr/bin/prlimit")
+        .arg("--as=400000000")
+        .arg(env!("CARGO_BIN_EXE_sgdstab"))
+        .args([
+            "analyze",
+            s(&f),
+            "--lr",
+            "0.1",
+            "--batch",
+            "4",
+            "--stream",
+            "never",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_refused(&o, &["wide.npy", "memory budget"]);
+    std::fs::remove_file(&f).unwrap();
+}
+
+#[test]
+fn unbounded_work_is_refused_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = small_grads(dir.path());
+    let o = run(
+        &[
+            "simulate",
+            s(&g),
+            "--lr",
+            "0.1",
+            "--batch",
+            "2",
+            "--paths",
+            "18446744073709551615",
+        ],
+        &[],
+    );
+    assert_refused(&o, &["--paths = 18446744073709551615"]);
+    let o = run(&["verify", "--orders", "32", "--cases", "1"], &[]);
+    assert_refused(&o, &["--order = 32", "D = "]);
+}
+
+#[test]
+fn an_npz_with_many_members_is_checked_in_linear_time() {
+    use std::io::Write;
+    let member = sgdstab::io::npy::to_bytes(&[2, 1], &[1.0, 2.0]);
+    let stored = || {
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored)
+    };
+    let count = 140_000;
+    let mut zw = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for i in 0..count {
+        zw.start_file(format!("p{i}.npy"), stored()).unwrap();
+        zw.write_all(&member).unwrap();
+    }
+    let bytes = zw.finish().unwrap().into_inner();
+    let t = std::time::Instant::now();
+    let npz = sgdstab::io::npz::open(&bytes).unwrap();
+    // quadratic took 43 s; linear is a fraction of a second (generous bound for a loaded machine)
+    assert!(t.elapsed().as_secs_f64() < 10.0, "{:?}", t.elapsed());
+    use sgdstab::io::dict::ArrayDict;
+    assert_eq!(npz.keys().len(), count);
+    // a duplicate key (`w` and `w.npy`; the zip writer refuses equal names) is still found
+    let mut zw = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for name in ["a.npy", "w", "b.npy", "w.npy"] {
+        zw.start_file(name, stored()).unwrap();
+        zw.write_all(&member).unwrap();
+    }
+    let bytes = zw.finish().unwrap().into_inner();
+    let e = match sgdstab::io::npz::open(&bytes) {
+        Ok(_) => panic!("the duplicate key was not found"),
+        Err(e) => e,
+    };
+    assert!(e.contains("two members are named 'w.npy' (key 'w')"), "{e}");
+}
+
+#[test]
+fn special_files_are_read_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = small_grads(dir.path());
+    let want = {
+        let o = run(
+            &["analyze", s(&g), "--lr", "0.1", "--batch", "2", "--json"],
+            &[],
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        o.stdout
+    };
+    let bytes = std::fs::read(&g).unwrap();
+    // `-`: standard input
+    let mut child = bin()
+        .args(["analyze", "-", "--lr", "0.1", "--batch", "2", "--json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(&bytes).unwrap();
+    }
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let strip = |v: &[u8]| -> serde_json::Value {
+        let mut j: serde_json::Value = serde_json::from_slice(v).unwrap();
+        j["input"] = serde_json::Value::Null;
+        j
+    };
+    assert_eq!(strip(&o.stdout), strip(&want));
+    // a FIFO named .npy (the streaming check used to open it first, and the reader hung)
+    let fifo = dir.path().join("pipe.npy");
+    let st = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(st.success());
+    let npy = sgdstab::io::npy::to_bytes(
+        &[4, 3],
+        &[
+            1.0, 0.5, 1.0, -0.5, 1.0, 1.0, 0.25, -0.75, 1.0, 0.5, 0.25, 1.0,
+        ],
+    );
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::write(&fifo, npy))
+    };
+    let mut child = bin()
+        .args(["analyze", s(&fifo), "--lr", "0.1", "--batch", "2", "--json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();

@@ -33,6 +33,7 @@ pub mod stream;
 
 use crate::engine::gradients::Gradients;
 use crate::error::{Error, Param, Result};
+use dict::ArrayDict as _;
 use dict::{AssembleError, Assembled, ParameterBlock, Selection};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -135,13 +136,101 @@ pub fn read_gradients_with(path: &Path, opts: &ReadOptions) -> Result<Gradients>
     Ok(read_input(path, opts)?.gradients)
 }
 
-/// Reads a gradient file with its layout (see [`GradientInput`]).
+/// The path that stands for standard input.
+pub const STDIN_PATH: &str = "-";
+
+/// Whether `path` is [`STDIN_PATH`].
+pub fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == STDIN_PATH
+}
+
+/// Reads a gradient file with its layout (see [`GradientInput`]). `-` reads standard input.
+///
+/// The file is opened once and read to its end (a FIFO or a device works as well as a regular
+/// file); its size is checked against the memory budget before it is read (regular files) and
+/// the size of the matrix it holds before the values are converted ([`crate::memory`]).
 pub fn read_input(path: &Path, opts: &ReadOptions) -> Result<GradientInput> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+    let io_err = |source| Error::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    input_from_bytes(&bytes, path, opts)
+    };
+    let budget = crate::memory::default_budget_bytes();
+    let bytes = if is_stdin(path) {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut buf).map_err(io_err)?;
+        buf
+    } else {
+        let mut f = std::fs::File::open(path).map_err(io_err)?;
+        let meta = f.metadata().map_err(io_err)?;
+        let mut buf = Vec::new();
+        if meta.is_file() {
+            crate::memory::check(
+                || format!("reading {}", path.display()),
+                meta.len() as u128,
+                budget,
+                &crate::memory::input_hint(),
+            )?;
+            buf.reserve_exact(meta.len() as usize);
+        }
+        std::io::Read::read_to_end(&mut f, &mut buf).map_err(io_err)?;
+        buf
+    };
+    let name = if is_stdin(path) {
+        Path::new("standard input")
+    } else {
+        path
+    };
+    check_matrix_size(&bytes, name, budget)?;
+    input_from_bytes(&bytes, name, opts)
+}
+
+/// Checks the matrix a file holds against the budget before its values are converted: the
+/// shape from an NPY header, the tensors of a safetensors header, or at most one value per
+/// field separator of a text file ([`crate::memory::read_file`]). NPZ members are checked as
+/// they are inflated ([`npz`]).
+fn check_matrix_size(bytes: &[u8], path: &Path, budget: u128) -> Result<()> {
+    let file = bytes.len() as u128;
+    let values: u128 = match Format::detect(bytes, path) {
+        Format::Npy => match npy::read_header(bytes) {
+            Ok(h) => h
+                .shape
+                .iter()
+                .try_fold(1u128, |a, &d| a.checked_mul(d as u128))
+                .unwrap_or(u128::MAX),
+            Err(_) => return Ok(()), // the reader reports it
+        },
+        Format::Safetensors => match safetensors::parse(bytes) {
+            Ok(st) => (0..st.keys().len())
+                .map(|i| {
+                    st.info(i)
+                        .1
+                        .iter()
+                        .try_fold(1u128, |a, &d| a.checked_mul(d as u128))
+                        .unwrap_or(u128::MAX)
+                })
+                .fold(0u128, u128::saturating_add),
+            Err(_) => return Ok(()),
+        },
+        Format::Text => {
+            bytes
+                .iter()
+                .filter(|&&b| matches!(b, b',' | b'\t' | b' ' | b'\n'))
+                .count() as u128
+                + 1
+        }
+        Format::Npz => return Ok(()),
+    };
+    crate::memory::check(
+        || {
+            format!(
+                "the gradient matrix of {} ({values} values as float64)",
+                path.display()
+            )
+        },
+        crate::memory::read_file(file, values),
+        budget,
+        &crate::memory::input_hint(),
+    )
 }
 
 /// Parses gradient bytes as if read from `path` without options (the path picks the format

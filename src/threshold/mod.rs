@@ -440,6 +440,19 @@ impl<'a> ThresholdSolver<'a> {
             MethodChoice::Bisection => false,
         };
         if linearize {
+            crate::memory::check(
+                || {
+                    format!("the stable-set polynomial of T_{j} on Sym^{j}(R^{}) (D = {dim}, {} coefficient matrices) and its companion matrix ({rows} rows)", red.rank, j + 1)
+                },
+                crate::memory::polynomial_block(red.rank, j)
+                    .saturating_add(crate::memory::companion(rows as u128)),
+                budget,
+                &format!(
+                    "lower the order k, or use {} bisection, or raise {}",
+                    Param::Method.quoted(),
+                    Param::MemoryBudget.quoted()
+                ),
+            )?;
             let ec = &self.ec;
             let poly = BlockPolynomial::stored(&ec.coords, ec.n, ec.r, j, &self.model)?;
             if let Some(set) = self.linearized_set(&poly, j)? {
