@@ -350,6 +350,70 @@ fn every_command(dir: &Path) -> Vec<Vec<String>> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// class 1: stdout or stderr that cannot be written
+
+#[test]
+fn unwritable_stdout_never_panics_in_any_subcommand() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    for args in every_command(dir.path()) {
+        let name = args[0].clone();
+        // a full disk: exit 2 with one line naming standard output
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let o = bin()
+            .args(&args)
+            .arg("-q")
+            .stdin(Stdio::null())
+            .stdout(full)
+            .output()
+            .unwrap();
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{name} >/dev/full: {e}");
+        assert!(!e.contains("panicked"), "{name}: {e}");
+        assert_eq!(e.trim_end().lines().count(), 1, "{name}: {e}");
+        assert!(
+            e.contains("standard output: No space left on device"),
+            "{name}: {e}"
+        );
+        // a closed pipe (`| head -c 0`): killed by SIGPIPE or exit 0, nothing on stderr
+        let mut child = bin()
+            .args(&args)
+            .arg("-q")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        let e = stderr(&o);
+        let quiet = o.status.code() == Some(0) || o.status.signal() == Some(13);
+        assert!(quiet, "{name} | head: {:?} {e}", o.status);
+        assert!(e.is_empty(), "{name} | head: {e}");
+    }
+    // --help into a full disk, and stderr that cannot be written for an error
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let o = bin().arg("--help").stdout(full).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let o = bin()
+        .args(["analyze", "/nonexistent.npy", "--lr", "0.1", "--batch", "1"])
+        .stderr(full)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
+
+// ---------------------------------------------------------------------------------------------
 // classes 2, 3, 5: sizes estimated and refused before allocating; bounded work
 
 #[test]

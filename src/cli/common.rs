@@ -111,12 +111,22 @@ impl OutputArgs {
         if let Some(out) = &self.out {
             write_output(out, json)?;
         }
+        self.print(json, text)
+    }
+
+    /// Prints `json` (`--json`) or `text()` on stdout.
+    pub fn print(&self, json: &str, text: impl FnOnce() -> String) -> anyhow::Result<()> {
         if self.json {
-            print!("{json}");
+            out!("{json}");
         } else {
-            print!("{}", text());
+            out!("{}", text());
         }
         Ok(())
+    }
+
+    /// The output files with their flag (`--out`), for [`check_outputs`].
+    pub fn files(&self) -> Vec<(&'static str, &Path)> {
+        self.out.iter().map(|p| ("--out", p.as_path())).collect()
     }
 }
 
@@ -132,7 +142,7 @@ pub fn check_plots(plots: &[PathBuf]) -> anyhow::Result<()> {
 pub fn print_warnings(warnings: &[sgdstab::Warning], json: bool) {
     if !json {
         for w in warnings {
-            eprintln!("sgdstab: warning: {}", w.message);
+            warn_line!("sgdstab: warning: {}", w.message);
         }
     }
 }

@@ -80,7 +80,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         .map(|p| p.display().to_string())
         .collect();
     if !written.is_empty() && !a.output.json {
-        println!("wrote {}", written.join(", "));
+        outln!("wrote {}", written.join(", "));
     }
     Ok(ExitCode::SUCCESS)
 }
