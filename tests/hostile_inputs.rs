@@ -642,3 +642,83 @@ fn special_files_are_read_once() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let t = std::time::Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if t.elapsed().as_secs() > 60 {
+            let _ = child.kill();
+            panic!("analyze on a FIFO hung");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let o = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(strip(&o.stdout), strip(&want));
+}
+
+// ---------------------------------------------------------------------------------------------
+// class 4: overflow and underflow give a clear error, never "rank 0, every η stable"
+
+#[test]
+fn overflowing_and_underflowing_gradients_are_refused_naming_the_input() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, big) in [("huge.csv", "1e300"), ("large.csv", "1e200")] {
+        let f = write(dir.path(), name, format!("1,2\n{big},1\n3,4\n").as_bytes());
+        for cmd in [
+            vec!["analyze", s(&f), "--lr", "0.1", "--batch", "1"],
+            vec!["threshold", s(&f), "--batch", "1"],
+            vec!["diagram", s(&f)],
+            vec!["simulate", s(&f), "--lr", "0.1", "--batch", "1"],
+        ] {
+            let o = run(&cmd, &[]);
+            assert_refused(
+                &o,
+                &[
+                    name,
+                    "too large for floating point",
+                    "multiply the gradients by 2^",
+                ],
+            );
+        }
+    }
+    for (name, text) in [
+        ("tiny.csv", "1e-200,2e-200\n3e-200,1e-200\n"),
+        ("subnormal.csv", "1e-310,2e-310\n3e-310,1e-310\n"),
+    ] {
+        let f = write(dir.path(), name, text.as_bytes());
+        for cmd in [
+            vec!["analyze", s(&f), "--lr", "0.1", "--batch", "1"],
+            vec!["threshold", s(&f), "--batch", "1"],
+            vec!["simulate", s(&f), "--lr", "0.1", "--batch", "1"],
+        ] {
+            let o = run(&cmd, &[]);
+            assert_refused(&o, &[name, "too small for floating point"]);
+        }
+    }
+    // the recipe in the message is exact: the rescaled input gives the original's verdicts
+    // (T_k depends on η·a_i a_iᵀ only): 1e-200 · 2^664 ≈ 1.2, η · 2^-1328
+    let g = small_grads(dir.path());
+    let o = run(&["analyze", s(&g), "--lr", "1e308", "--batch", "2"], &[]);
+    assert_refused(&o, &["--lr = 1e308", "overflows"]);
+    let o = run(&["analyze", s(&g), "--lr", "1e-320", "--batch", "2"], &[]);
+    assert_refused(&o, &["--lr = 1e-320", "subnormal"]);
+}
+
+#[test]
+fn rescaling_by_a_power_of_two_is_exact() {
+    // the message's recipe, checked: gradients × 2^m and η × 2^-2m give the same T_k
+    let rows = vec![
+        vec![1.0, 0.5, 1.0],
+        vec![-0.5, 1.0, 1.0],
+        vec![0.25, -0.75, 1.0],
+    ];
+    let m = 100i32;
+    let scaled: Vec<Vec<f64>> = rows
+        .iter()
+        .map(|r| r.iter().map(|x| x * 2f64.powi(m)).collect())
+        .collect();
+    let rep = |rows: &[Vec<f64>], lr: f64| {
+        let g = Gradients::from_rows(rows).unwrap();
