@@ -722,3 +722,164 @@ fn rescaling_by_a_power_of_two_is_exact() {
         .collect();
     let rep = |rows: &[Vec<f64>], lr: f64| {
         let g = Gradients::from_rows(rows).unwrap();
+        let p = Problem::from_gradients(&g, &ProblemOptions::default(), Hooks::none()).unwrap();
+        p.analyze(lr, 2, &sgdstab::AnalyzeOptions::default(), Hooks::none())
+            .unwrap()
+    };
+    let a = rep(&rows, 0.3);
+    let b = rep(&scaled, 0.3 * 2f64.powi(-2 * m));
+    for (x, y) in a.orders.iter().zip(&b.orders) {
+        assert_eq!(x.verdict, y.verdict);
+        assert!(
+            (x.reduced_radius - y.reduced_radius).abs() <= 1e-12,
+            "{} {}",
+            x.reduced_radius,
+            y.reduced_radius
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// class 6: no clobbered files
+
+#[test]
+fn outputs_never_replace_inputs_or_device_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = small_grads(dir.path());
+    let before = std::fs::read(&g).unwrap();
+    for args in [
+        vec![
+            "analyze",
+            s(&g),
+            "--lr",
+            "0.1",
+            "--batch",
+            "2",
+            "--out",
+            s(&g),
+        ],
+        vec!["threshold", s(&g), "--batch", "2", "--out", s(&g)],
+        vec!["diagram", s(&g), "--csv", s(&g)],
+    ] {
+        let o = run(&args, &[]);
+        assert_refused(&o, &["that is the input"]);
+        assert_eq!(std::fs::read(&g).unwrap(), before, "the input was changed");
+    }
+    // the same file through another path (a symbolic link)
+    let link = dir.path().join("link.csv");
+    std::os::unix::fs::symlink(&g, &link).unwrap();
+    let o = run(
+        &[
+            "analyze",
+            s(&g),
+            "--lr",
+            "0.1",
+            "--batch",
+            "2",
+            "--out",
+            s(&link),
+        ],
+        &[],
+    );
+    assert_refused(&o, &["--out", "that is the input"]);
+    // two outputs into one file
+    let o = run(
+        &[
+            "diagram",
+            s(&g),
+            "--out",
+            s(&dir.path().join("x")),
+            "--csv",
+            s(&dir.path().join("x")),
+        ],
+        &[],
+    );
+    assert_refused(&o, &["--csv", "--out writes the same file"]);
+    // a device is written through, never replaced by a regular file
+    let o = run(
+        &[
+            "analyze",
+            s(&g),
+            "--lr",
+            "0.1",
+            "--batch",
+            "2",
+            "--out",
+            "/dev/null",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::metadata("/dev/null")
+        .unwrap()
+        .file_type()
+        .is_char_device());
+    // a FIFO output receives the report
+    let fifo = dir.path().join("out.fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(&fifo))
+    };
+    let o = run(
+        &[
+            "analyze",
+            s(&g),
+            "--lr",
+            "0.1",
+            "--batch",
+            "2",
+            "--out",
+            s(&fifo),
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let got = reader.join().unwrap().unwrap();
+    assert!(got.starts_with(b"{"), "{}", String::from_utf8_lossy(&got));
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+}
+
+#[test]
+fn multi_output_commands_write_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = small_grads(dir.path());
+    // diagram: the plot and CSV are fine, --out is a directory: nothing is written
+    let out = dir.path().join("outdir");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("keep"), b"x").unwrap();
+    let plot = dir.path().join("eta.svg");
+    let csv = dir.path().join("eta.csv");
+    std::fs::write(&csv, b"old").unwrap();
+    let o = run(
+        &[
+            "diagram",
+            s(&g),
+            "--plot",
+            s(&plot),
+            "--csv",
+            s(&csv),
+            "--out",
+            s(&out),
+        ],
+        &[],
+    );
+    assert_refused(&o, &["outdir"]);
+    assert!(!plot.exists(), "the plot was left behind");
+    assert_eq!(std::fs::read(&csv).unwrap(), b"old", "the CSV was replaced");
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.contains(".tmp-")), "{names:?}");
+    // train --export with an --out that cannot be written: no export directory left
+    let exp = dir.path().join("exp");
+    let o = run(
+        &[
+            "train",
+            "--n",

@@ -1,8 +1,8 @@
 //! `sgdstab analyze`.
 
 use super::common::{
-    check_batch, check_lr, check_orders, parse_list, print_warnings, Bar, List, OutputArgs,
-    ProblemArgs, SolverArgs, DEFAULT_ORDERS,
+    check_batch, check_lr, check_orders, check_outputs, on_input, parse_list, print_warnings, Bar,
+    List, OutputArgs, ProblemArgs, SolverArgs, DEFAULT_ORDERS,
 };
 use sgdstab::{AnalyzeOptions, OperatorMethod};
 use std::process::ExitCode;
@@ -56,6 +56,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     check_orders(&a.order.0)?;
     check_batch(a.batch)?;
     a.output.check(None)?;
+    check_outputs(&a.input.grads, &a.output.files())?;
     let opts = AnalyzeOptions::default()
         .orders(a.order.0.clone())
         .full_spectrum(a.spectrum)

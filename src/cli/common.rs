@@ -269,33 +269,167 @@ impl Bar {
     }
 }
 
+impl LineState {
+    /// One line `sgdstab: LABEL: POS/TOTAL MESSAGE (SECONDS s)` if the run is old enough and the
+    /// line says something new (a message) or the last line is old.
+    fn line(&mut self, message: &str) {
+        let now = std::time::Instant::now();
+        if now.duration_since(self.created) < self.after {
+            return;
+        }
+        let due = self
+            .last
+            .is_none_or(|t| now.duration_since(t) >= LINE_INTERVAL);
+        if message.is_empty() && !due {
+            return;
+        }
+        self.last = Some(now);
+        let msg = if message.is_empty() {
+            String::new()
+        } else {
+            format!(" {message}")
+        };
+        warn_line!(
+            "sgdstab: {}: {}/{}{msg} ({:.1} s)",
+            self.label,
+            self.pos,
+            self.total,
+            now.duration_since(self.started).as_secs_f64()
+        );
+    }
+}
+
 impl Progress for Bar {
     fn begin(&self, label: &str, total: u64) {
-        if let Some(pb) = &self.0 {
-            pb.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-            pb.set_length(total);
-            pb.set_position(0);
-            pb.set_style(
-                ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {elapsed} {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
-            );
-            pb.set_prefix(label.to_string());
-        }
-    }
-    fn advance(&self, steps: u64, message: &str) {
-        if let Some(pb) = &self.0 {
-            pb.inc(steps);
-            if !message.is_empty() {
-                pb.set_message(message.to_string());
+        match &self.0 {
+            Mode::Silent => {}
+            Mode::Bar(pb) => {
+                pb.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                pb.set_length(total);
+                pb.set_position(0);
+                pb.set_style(
+                    ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {elapsed} {msg}")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .progress_chars("=> "),
+                );
+                pb.set_prefix(label.to_string());
+            }
+            Mode::Lines(m) => {
+                let mut st = m.lock().unwrap_or_else(|e| e.into_inner());
+                st.label = label.to_string();
+                st.total = total;
+                st.pos = 0;
+                st.started = std::time::Instant::now();
+                st.last = None;
+                st.line("");
             }
         }
     }
-    fn end(&self) {
-        if let Some(pb) = &self.0 {
-            pb.finish_and_clear();
+
+    fn advance(&self, steps: u64, message: &str) {
+        match &self.0 {
+            Mode::Silent => {}
+            Mode::Bar(pb) => {
+                pb.inc(steps);
+                if !message.is_empty() {
+                    pb.set_message(message.to_string());
+                }
+            }
+            Mode::Lines(m) => {
+                let mut st = m.lock().unwrap_or_else(|e| e.into_inner());
+                st.pos += steps;
+                st.line(message);
+            }
         }
     }
+
+    fn end(&self) {
+        match &self.0 {
+            Mode::Silent => {}
+            Mode::Bar(pb) => pb.finish_and_clear(),
+            Mode::Lines(m) => {
+                let st = m.lock().unwrap_or_else(|e| e.into_inner());
+                if st.last.is_some() {
+                    warn_line!(
+                        "sgdstab: {}: done in {:.1} s",
+                        st.label,
+                        st.started.elapsed().as_secs_f64()
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// A numerical failure (an eigensolver that did not converge, a non-finite value in a report)
+/// named with the input it happened on; other errors unchanged.
+pub fn on_input(e: Error, input: &Path) -> anyhow::Error {
+    match e {
+        Error::Numerical { .. } => {
+            anyhow::anyhow!("{}: {}", input.display(), super::flags::render(&e))
+        }
+        other => anyhow::Error::new(other),
+    }
+}
+
+/// Refuses an output file that is one of the inputs (the same file, through any path or link),
+/// or two outputs that are the same file. `input` is a file, or a directory whose files are all
+/// inputs (an export); `outputs` are `(flag, path)` pairs.
+pub fn check_outputs(input: &Path, outputs: &[(&str, &Path)]) -> anyhow::Result<()> {
+    let mut inputs: Vec<PathBuf> = vec![input.to_path_buf()];
+    if input.is_dir() {
+        if let Ok(rd) = std::fs::read_dir(input) {
+            inputs.extend(rd.filter_map(|e| e.ok()).map(|e| e.path()));
+        }
+    }
+    for (i, (flag, out)) in outputs.iter().enumerate() {
+        if let Some(inp) = inputs
+            .iter()
+            .find(|inp| *out == inp.as_path() || sgdstab::io::same_file(out, inp))
+        {
+            anyhow::bail!(
+                "{flag} = {}: that is the input {}; choose another file (the input would be overwritten)",
+                out.display(),
+                inp.display()
+            );
+        }
+        if let Some((other, _)) = outputs[..i]
+            .iter()
+            .find(|(_, o)| o == out || sgdstab::io::same_file(o, out))
+        {
+            anyhow::bail!(
+                "{flag} = {}: {other} writes the same file; give each output its own file",
+                out.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Runs the writing part of a command all-or-nothing ([`sgdstab::io::Transaction`]): the files
+/// `write` writes appear together when it succeeds; on an error none is created or changed, and
+/// the directories of `dirs` that did not exist before are removed again if left empty.
+pub fn all_or_nothing<T>(
+    dirs: &[&Path],
+    write: impl FnOnce() -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let new_dirs: Vec<PathBuf> = dirs
+        .iter()
+        .filter(|d| !d.exists())
+        .map(|d| d.to_path_buf())
+        .collect();
+    let tx = sgdstab::io::Transaction::begin();
+    let result = write().and_then(|v| {
+        tx.commit()?;
+        Ok(v)
+    });
+    if result.is_err() {
+        // deepest first; only empty directories go
+        for d in new_dirs.iter().rev() {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+    result
 }
 
 /// Writes `text` to `path` atomically.

@@ -1,8 +1,8 @@
 //! `sgdstab threshold`.
 
 use super::common::{
-    check_batch, check_orders, parse_list, print_warnings, Bar, List, OutputArgs, ProblemArgs,
-    SolverArgs, DEFAULT_ORDERS,
+    check_batch, check_orders, check_outputs, on_input, parse_list, print_warnings, Bar, List,
+    OutputArgs, ProblemArgs, SolverArgs, DEFAULT_ORDERS,
 };
 use sgdstab::{MethodChoice, OperatorMethod, ThresholdOptions};
 use std::process::ExitCode;
@@ -44,6 +44,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     check_orders(&a.order.0)?;
     check_batch(a.batch)?;
     a.output.check(None)?;
+    check_outputs(&a.input.grads, &a.output.files())?;
     let opts = ThresholdOptions::default()
         .orders(a.order.0.clone())
         .method(a.method)
