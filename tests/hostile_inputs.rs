@@ -883,3 +883,85 @@ fn multi_output_commands_write_all_or_nothing() {
         &[
             "train",
             "--n",
+            "8",
+            "--dim",
+            "5",
+            "--hidden",
+            "8",
+            "--export",
+            s(&exp),
+            "--out",
+            s(&out),
+            "-q",
+        ],
+        &[],
+    );
+    assert_refused(&o, &["outdir"]);
+    assert!(!exp.exists(), "the export was left behind");
+}
+
+// ---------------------------------------------------------------------------------------------
+// class 7: messages name the right thing
+
+#[test]
+fn messages_name_the_flag_file_and_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = small_grads(dir.path());
+    // negative numbers as flag values
+    for (args, needles) in [
+        (
+            vec!["analyze", s(&g), "--lr", "0.1", "--batch", "-1"],
+            vec!["--batch", "-1"],
+        ),
+        (
+            vec!["threshold", s(&g), "--batch", "-4"],
+            vec!["--batch", "-4"],
+        ),
+        (
+            vec![
+                "analyze",
+                s(&g),
+                "--lr",
+                "0.1",
+                "--batch",
+                "2",
+                "--order",
+                "-2",
+            ],
+            vec!["--order", "-2"],
+        ),
+        (
+            vec![
+                "analyze",
+                s(&g),
+                "--lr",
+                "0.1",
+                "--batch",
+                "2",
+                "--rank-tol",
+                "-1",
+            ],
+            vec!["--rank-tol", "-1"],
+        ),
+        (vec!["verify", "--cases", "-3"], vec!["--cases", "-3"]),
+    ] {
+        let o = run(&args, &[]);
+        let e = assert_refused(&o, &needles);
+        assert!(!e.contains("unexpected argument"), "{e}");
+    }
+    // sweep --lr nan is --lr, not --lrs
+    let o = run(
+        &[
+            "sweep",
+            "--lr",
+            "nan",
+            "--out-dir",
+            s(&dir.path().join("sw")),
+        ],
+        &[],
+    );
+    let e = assert_refused(&o, &["--lr = NaN"]);
+    assert!(!e.contains("--lrs"), "{e}");
+    // an export whose meta.json says batch 0: blamed on meta.json, not --batch
+    let net = export(dir.path());
+    let meta = net.join("meta.json");

@@ -66,8 +66,10 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     opts.validate()?;
     let bar = Bar::new(a.quiet);
     let problem = a.input.problem(&a.order.0, bar.hooks())?;
-    let report = problem.analyze(a.lr, a.batch, &opts, bar.hooks())?;
-    let json = sgdstab::report::to_json(&report)?;
+    let report = problem
+        .analyze(a.lr, a.batch, &opts, bar.hooks())
+        .map_err(|e| on_input(e, &a.input.grads))?;
+    let json = sgdstab::report::to_json(&report).map_err(|e| on_input(e, &a.input.grads))?;
     print_warnings(&report.warnings, a.output.json);
     a.output
         .emit(&json, || sgdstab::report::text::analysis(&report))?;

@@ -251,16 +251,61 @@ pub fn check_batch(batch: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A progress bar on stderr when it is a terminal; silent otherwise.
-pub struct Bar(Option<ProgressBar>);
+/// Progress on stderr: a bar when stderr is a terminal; plain lines otherwise (a log, a pipe,
+/// a batch job), once the run has taken [`LINES_AFTER`] (so that quick runs print nothing):
+/// where a stage is, one line for every step that says what it starts (a block with its
+/// dimension, method and time estimate), a bare count at most every [`LINE_INTERVAL`], and one
+/// line when a stage that printed ends. Nothing with `--quiet`. `SGDSTAB_PROGRESS_AFTER=SECONDS`
+/// overrides [`LINES_AFTER`].
+pub struct Bar(Mode);
+
+/// Least time between two plain progress lines that only report a count.
+pub const LINE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Plain progress lines start once the run has taken this long.
+pub const LINES_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+
+enum Mode {
+    Silent,
+    Bar(ProgressBar),
+    Lines(std::sync::Mutex<LineState>),
+}
+
+struct LineState {
+    created: std::time::Instant,
+    after: std::time::Duration,
+    label: String,
+    total: u64,
+    pos: u64,
+    started: std::time::Instant,
+    /// When the last line was printed (`None`: nothing yet in this stage).
+    last: Option<std::time::Instant>,
+}
 
 impl Bar {
-    /// A bar if stderr is a terminal and `quiet` is off.
+    /// A bar if stderr is a terminal, plain lines if not; silent with `quiet`.
     pub fn new(quiet: bool) -> Self {
-        if quiet || !std::io::stderr().is_terminal() {
-            return Bar(None);
+        if quiet {
+            return Bar(Mode::Silent);
         }
-        Bar(Some(ProgressBar::hidden()))
+        if std::io::stderr().is_terminal() {
+            return Bar(Mode::Bar(ProgressBar::hidden()));
+        }
+        let after = std::env::var("SGDSTAB_PROGRESS_AFTER")
+            .ok()
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map_or(LINES_AFTER, std::time::Duration::from_secs_f64);
+        let now = std::time::Instant::now();
+        Bar(Mode::Lines(std::sync::Mutex::new(LineState {
+            created: now,
+            after,
+            label: String::new(),
+            total: 0,
+            pos: 0,
+            started: now,
+            last: None,
+        })))
     }
 
     /// Progress hooks drawing this bar (never cancelled).
@@ -440,15 +485,37 @@ pub fn write_output(path: &Path, text: &str) -> anyhow::Result<()> {
 
 /// The training η and B of an export (meta.json) unless given: the one place these defaults are
 /// filled in (`sobolev`, `simulate`, `generalization`).
+/// A value taken from `DIR/meta.json` is blamed on that file, a flag's on the flag.
 pub fn training_point(
     meta: &sgdstab::networks::export::ExportMeta,
+    dir: &Path,
     lr: Option<f64>,
     batch: Option<usize>,
 ) -> anyhow::Result<(f64, usize)> {
-    let lr = lr.unwrap_or(meta.lr);
-    let batch = batch.unwrap_or(meta.batch);
-    check_lr(lr)?;
-    check_batch(batch)?;
+    let from_meta = |what: &str, value: String| {
+        anyhow::anyhow!(sgdstab::Error::InvalidInput {
+            context: dir.join("meta.json").display().to_string(),
+            message: format!(
+                "{what} = {value}: out of range (the training point of the export; give it with the flag to override)"
+            ),
+        })
+    };
+    let lr = match lr {
+        Some(v) => {
+            check_lr(v)?;
+            v
+        }
+        None if meta.lr.is_finite() && meta.lr > 0.0 => meta.lr,
+        None => return Err(from_meta("lr", meta.lr.to_string())),
+    };
+    let batch = match batch {
+        Some(b) => {
+            check_batch(b)?;
+            b
+        }
+        None if meta.batch >= 1 => meta.batch,
+        None => return Err(from_meta("batch", meta.batch.to_string())),
+    };
     Ok((lr, batch))
 }
 

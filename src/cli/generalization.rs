@@ -108,7 +108,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             ),
         });
     }
-    let (lr, batch) = training_point(&ex.meta, a.lr, a.batch)?;
+    let (lr, batch) = training_point(&ex.meta, &a.dir, a.lr, a.batch)?;
     sgdstab::BatchModel::new(ex.n(), batch, sgdstab::Sampling::WithoutReplacement)?;
     let dist = Distribution::new(&spec)?;
     let test = dist.test_set(a.test_n)?;

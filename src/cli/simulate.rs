@@ -83,7 +83,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         None => sgdstab::io::read_gradients(&a.input)?,
     };
     let (lr, batch) = match &export {
-        Some(e) => training_point(&e.meta, a.lr, a.batch)?,
+        Some(e) => training_point(&e.meta, &a.input, a.lr, a.batch)?,
         None => (
             a.lr.ok_or_else(|| {
                 Error::parameter(
