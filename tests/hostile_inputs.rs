@@ -965,3 +965,56 @@ fn messages_name_the_flag_file_and_value() {
     // an export whose meta.json says batch 0: blamed on meta.json, not --batch
     let net = export(dir.path());
     let meta = net.join("meta.json");
+    let text = std::fs::read_to_string(&meta).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["batch"] = serde_json::json!(0);
+    std::fs::write(&meta, serde_json::to_string(&v).unwrap()).unwrap();
+    for cmd in ["sobolev", "simulate", "generalization"] {
+        let o = run(&[cmd, s(&net)], &[]);
+        let e = assert_refused(&o, &["meta.json", "batch = 0"]);
+        assert!(!e.contains("--batch"), "{cmd}: {e}");
+    }
+    // no arguments: a short usage on stderr, exit 2
+    let o = run(&[], &[]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(e.lines().count() <= 4, "{e}");
+    assert!(e.contains("analyze") && e.contains("--help"), "{e}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// class 11: progress where nobody sees it
+
+#[test]
+fn progress_lines_when_stderr_is_not_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = small_grads(dir.path());
+    let args = [
+        "analyze",
+        s(&g),
+        "--lr",
+        "0.1",
+        "--batch",
+        "2",
+        "--order",
+        "1,2,3",
+    ];
+    // a long run (here: any run, SGDSTAB_PROGRESS_AFTER=0) prints plain lines on stderr
+    let o = run(&args, &[("SGDSTAB_PROGRESS_AFTER", "0")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("sgdstab: analyze: "), "{e}");
+    assert!(e.contains("T_3 on Sym^3(R^3), D = 10, dense"), "{e}");
+    assert!(e.contains("done in"), "{e}");
+    assert!(
+        !e.contains('\r') && !e.contains("\x1b["),
+        "no terminal control: {e:?}"
+    );
+    // --quiet silences it; a quick run prints nothing by default
+    let mut q = args.to_vec();
+    q.push("--quiet");
+    let o = run(&q, &[("SGDSTAB_PROGRESS_AFTER", "0")]);
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+    let o = run(&args, &[]);
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+}

@@ -415,7 +415,9 @@ impl<'a> ThresholdSolver<'a> {
         };
         for j in 1..=max_order {
             if needed[j] {
-                progress.advance(0, &format!("T_{j}"));
+                let d = crate::engine::combinatorics::sym_dim(red.rank, j).unwrap_or(u128::MAX);
+                let method = if scale_path { "matrix-free" } else { "dense" };
+                progress.advance(0, &crate::progress::block_message(j, red.rank, d, method));
                 hooks.checkpoint()?;
                 let state = if scale_path {
                     solver.scale_block(j)?
