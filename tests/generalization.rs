@@ -481,7 +481,10 @@ fn an_exceeded_bound_is_a_finding_when_the_premise_holds() {
     let row = &r.orders[0].rows[0];
     assert!(row.eq27.measured > row.eq27.bound);
     assert!(!r.ok);
-    assert!(r.findings.iter().any(|f| f.check == "eq27" && f.k == 1));
+    assert!(r
+        .findings
+        .iter()
+        .any(|f| f.check == sgdstab::generalization::GeneralizationCheck::Eq27 && f.k == 1));
     assert!(row.eq27.c_needed > row.c);
     let quiet =
         generalization(&inp, &opts, &|_| Some(Verdict::Unstable), None, &NoProgress).unwrap();

@@ -298,11 +298,40 @@ pub struct OrderBounds {
     pub eq27_max_ratio: f64,
 }
 
+/// The Section 5 bounds whose excess (with the premise holding) is a finding, serialized under
+/// their report names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub enum GeneralizationCheck {
+    /// Theorem 6, eq. (26): the test error against its bound: `eq26`.
+    #[serde(rename = "eq26")]
+    Eq26,
+    /// Theorem 7, eq. (27): the measured sensitivity against its bound: `eq27`.
+    #[serde(rename = "eq27")]
+    Eq27,
+}
+
+impl GeneralizationCheck {
+    /// The name used in reports: `eq26` or `eq27`.
+    pub fn name(self) -> &'static str {
+        match self {
+            GeneralizationCheck::Eq26 => "eq26",
+            GeneralizationCheck::Eq27 => "eq27",
+        }
+    }
+}
+
+impl std::fmt::Display for GeneralizationCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// A bound exceeded by a measured value while its premise (k-th order stability) holds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GeneralizationFinding {
-    /// `eq26` or `eq27`.
-    pub check: String,
+    /// Which bound was exceeded.
+    pub check: GeneralizationCheck,
     /// The order.
     pub k: usize,
     /// What was exceeded, with the numbers.
@@ -825,7 +854,7 @@ fn order_bounds(
             .max_by(|a, b| a.eq27.ratio.total_cmp(&b.eq27.ratio))
         {
             findings.push(GeneralizationFinding {
-                check: "eq27".into(),
+                check: GeneralizationCheck::Eq27,
                 k,
                 message: format!(
                     "order {k} is stable but the measured sensitivity exceeds eq. (27) with the estimated C: at δ = {:.6e}, |f(x) − f(x_i)| = {:.6e} > {:.6e} (C = {:.6e}; C needed {:.6e})",
@@ -835,7 +864,7 @@ fn order_bounds(
         }
         if test_mse > eq26_min.total * (1.0 + RELATIVE_SLACK) {
             findings.push(GeneralizationFinding {
-                check: "eq26".into(),
+                check: GeneralizationCheck::Eq26,
                 k,
                 message: format!(
                     "order {k} is stable but the test error {:.6e} exceeds the smallest eq. (26) bound {:.6e} (at δ = {:.6e}) with the estimated constants",

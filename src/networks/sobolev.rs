@@ -170,11 +170,43 @@ pub struct SobolevOrder {
     pub theorem3: Theorem3,
 }
 
+/// The Section 4 checks whose failure is a finding (serialized under their report names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub enum SobolevCheck {
+    /// Prop. 2 (an identity-based bound, so a failure is a bug): `prop2`.
+    #[serde(rename = "prop2")]
+    Prop2,
+    /// Corollary 2: `corollary2`.
+    #[serde(rename = "corollary2")]
+    Corollary2,
+    /// k-th order stable ⇒ Theorem 3: `stable=>theorem3`.
+    #[serde(rename = "stable=>theorem3")]
+    StableImpliesTheorem3,
+}
+
+impl SobolevCheck {
+    /// The name used in reports: `prop2`, `corollary2` or `stable=>theorem3`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SobolevCheck::Prop2 => "prop2",
+            SobolevCheck::Corollary2 => "corollary2",
+            SobolevCheck::StableImpliesTheorem3 => "stable=>theorem3",
+        }
+    }
+}
+
+impl std::fmt::Display for SobolevCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// A failed implication (a counterexample to the paper or a bug), with the numbers.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SobolevFinding {
-    /// `prop2`, `corollary2` or `stable=>theorem3`.
-    pub check: String,
+    /// Which implication failed.
+    pub check: SobolevCheck,
     /// The order.
     pub k: usize,
     /// What failed.
@@ -334,7 +366,7 @@ pub fn sobolev(
                 .map(|q| (q.i, q.check.lhs, q.check.rhs_upper));
             if let Some((i, l, r)) = worst {
                 findings.push(SobolevFinding {
-                    check: "prop2".into(),
+                    check: SobolevCheck::Prop2,
                     k,
                     message: format!(
                         "Prop. 2 fails at {} point(s); worst x_{i}: ‖∇_x f‖_{p}^{p} = {l:.17e} > {r:.17e} (upper bracket): an identity-based bound, so a bug",
@@ -350,7 +382,7 @@ pub fn sobolev(
         let corollary2 = Check::decide(seminorm, param_moment / min_x, &norm, 1.0);
         if corollary2.outcome == Outcome::Fails {
             findings.push(SobolevFinding {
-                check: "corollary2".into(),
+                check: SobolevCheck::Corollary2,
                 k,
                 message: format!(
                     "Corollary 2 fails: |f|_(1,{p}) = {:.17e} > {:.17e} (upper bracket)",
@@ -363,7 +395,7 @@ pub fn sobolev(
         let verdict = premise(k);
         if verdict == Some(Verdict::Stable) && t3.outcome == Outcome::Fails {
             findings.push(SobolevFinding {
-                check: "stable=>theorem3".into(),
+                check: SobolevCheck::StableImpliesTheorem3,
                 k,
                 message: format!(
                     "order {k} is stable but Theorem 3 fails: |f|_(1,{p}) = {:.17e} > {:.17e} (upper bracket)",
@@ -570,7 +602,7 @@ mod tests {
         assert_eq!(o.prop2.points[0].check.decided_by, DecidedBy::UpperBracket);
         assert_eq!(o.theorem3.check.outcome, Outcome::Fails);
         assert!(!r.ok);
-        let checks: Vec<&str> = r.findings.iter().map(|f| f.check.as_str()).collect();
+        let checks: Vec<&str> = r.findings.iter().map(|f| f.check.name()).collect();
         assert_eq!(checks, vec!["prop2", "corollary2", "stable=>theorem3"]);
         // without the stability premise Theorem 3's failure is no finding
         let r = sobolev(&inp, &[1], 0.5, 1, &|_| None, None).unwrap();
