@@ -168,7 +168,8 @@ pub fn check(what: impl FnOnce() -> String, needed: u128, budget: u128, hint: &s
 /// The hint of a refused input: what can be done about it.
 pub fn input_hint() -> String {
     format!(
-        "use fewer samples or parameters (--key for one array), or raise {}",
+        "use fewer samples or parameters ({} for one array), or raise {}",
+        Param::Key.quoted(),
         Param::MemoryBudget.quoted()
     )
 }
@@ -194,13 +195,15 @@ pub fn read_npz(file_bytes: u128, inflated_bytes: u128, values: u128) -> u128 {
 
 /// Peak of the span reduction of an in-memory `n × w` matrix (the matrix itself not counted):
 /// the `m × m` Gram matrix (`m = min(n, w)`), its eigendecomposition (eigenvectors and faer's
-/// workspace, about three more `m × m`), and the `n × min(n, w)` coordinates, plus the per-row
-/// statistics.
+/// workspace, about three more `m × m`), the `n × min(n, w)` coordinates and per-row statistics,
+/// and up to four `n × w` working copies (the product's packed operands and the blocks of the
+/// borrowed-view path; measured at 4.3 copies for 300 × 2000 by `tests/memory_peak.rs`).
 pub fn reduction(n: usize, w: usize) -> u128 {
     let m = n.min(w) as u128;
     mul(mul(m, m), 8 * 5)
         .saturating_add(mul(mul(n as u128, m), 8))
         .saturating_add(mul(n as u128, 64))
+        .saturating_add(mul(mul(n as u128, w as u128), 8 * 4))
 }
 
 /// Peak of the streamed reduction of a `.npy` file (`n × w`, read `block_values` values at a
@@ -309,7 +312,7 @@ mod tests {
 
     #[test]
     fn estimates_grow_with_the_sizes_and_saturate() {
-        assert!(reduction(100_000, 1) < 10 << 20);
+        assert!(reduction(100_000, 1) < 20 << 20);
         assert!(reduction(1000, 100_000) >= 1000 * 1000 * 8);
         assert_eq!(sym_vectors(1000, 32, 1), u128::MAX);
         assert_eq!(sym_vectors(3, 2, 2), 6 * 2 * 8);

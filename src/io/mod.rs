@@ -163,13 +163,16 @@ pub fn read_input(path: &Path, opts: &ReadOptions) -> Result<GradientInput> {
         let mut f = std::fs::File::open(path).map_err(io_err)?;
         let meta = f.metadata().map_err(io_err)?;
         let mut buf = Vec::new();
-        if meta.is_file() {
+        // (an NPZ archive's members are checked as they are inflated, naming the member)
+        if meta.is_file() && Format::from_extension(path) != Some(Format::Npz) {
             crate::memory::check(
                 || format!("reading {}", path.display()),
                 meta.len() as u128,
                 budget,
                 &crate::memory::input_hint(),
             )?;
+        }
+        if meta.is_file() && (meta.len() as u128) <= budget {
             buf.reserve_exact(meta.len() as usize);
         }
         std::io::Read::read_to_end(&mut f, &mut buf).map_err(io_err)?;
@@ -192,23 +195,38 @@ fn check_matrix_size(bytes: &[u8], path: &Path, budget: u128) -> Result<()> {
     let file = bytes.len() as u128;
     let values: u128 = match Format::detect(bytes, path) {
         Format::Npy => match npy::read_header(bytes) {
-            Ok(h) => h
-                .shape
-                .iter()
-                .try_fold(1u128, |a, &d| a.checked_mul(d as u128))
-                .unwrap_or(u128::MAX),
+            Ok(h) => {
+                let values = h
+                    .shape
+                    .iter()
+                    .try_fold(1u128, |a, &d| a.checked_mul(d as u128))
+                    .unwrap_or(u128::MAX);
+                // a shape the file cannot hold is the reader's "truncated data" error
+                let need = values.saturating_mul(h.item_size() as u128);
+                if need > file.saturating_sub(h.data_offset as u128) {
+                    return Ok(());
+                }
+                values
+            }
             Err(_) => return Ok(()), // the reader reports it
         },
         Format::Safetensors => match safetensors::parse(bytes) {
-            Ok(st) => (0..st.keys().len())
-                .map(|i| {
-                    st.info(i)
-                        .1
-                        .iter()
-                        .try_fold(1u128, |a, &d| a.checked_mul(d as u128))
-                        .unwrap_or(u128::MAX)
-                })
-                .fold(0u128, u128::saturating_add),
+            Ok(st) => {
+                let values = (0..st.keys().len())
+                    .map(|i| {
+                        st.info(i)
+                            .1
+                            .iter()
+                            .try_fold(1u128, |a, &d| a.checked_mul(d as u128))
+                            .unwrap_or(u128::MAX)
+                    })
+                    .fold(0u128, u128::saturating_add);
+                // tensors the data cannot hold (2 bytes a value at least) are the reader's error
+                if values.saturating_mul(2) > file {
+                    return Ok(());
+                }
+                values
+            }
             Err(_) => return Ok(()),
         },
         Format::Text => {
