@@ -61,7 +61,7 @@
 //! | [`io`] | gradient files (NPY, NPZ, safetensors, text) and atomic writes |
 //! | [`report`] | JSON and text rendering |
 //! | [`plots`] | SVG/PNG figures with an embedded font |
-//! | [`error`], [`memory`], [`progress`], [`random`] | typed errors, the memory budget, progress hooks, the seeded RNG |
+//! | [`error`], [`memory`], [`parallel`], [`progress`], [`random`] | typed errors, the memory budget, thread-count independence, progress hooks, the seeded RNG |
 
 #![warn(missing_docs)]
 
@@ -74,6 +74,7 @@ pub mod generalization;
 pub mod io;
 pub mod memory;
 pub mod networks;
+pub mod parallel;
 #[cfg(feature = "plots")]
 pub mod plots;
 pub mod problem;

@@ -1,8 +1,8 @@
 //! `sgdstab analyze`.
 
 use super::common::{
-    check_batch, check_lr, check_orders, parse_list, print_warnings, Bar, List, OutputArgs,
-    ProblemArgs, SolverArgs, DEFAULT_ORDERS,
+    check_batch, check_lr, check_orders, check_outputs, on_input, parse_list, print_warnings, Bar,
+    List, OutputArgs, ProblemArgs, SolverArgs, DEFAULT_ORDERS,
 };
 use sgdstab::{AnalyzeOptions, OperatorMethod};
 use std::process::ExitCode;
@@ -57,6 +57,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     check_orders(&a.order.0)?;
     check_batch(a.batch)?;
     a.output.check(None)?;
+    check_outputs(&a.input.grads, &a.output.files())?;
     let opts = AnalyzeOptions::default()
         .orders(a.order.0.clone())
         .full_spectrum(a.spectrum)
@@ -66,8 +67,10 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     opts.validate()?;
     let bar = Bar::new(a.quiet);
     let problem = a.input.problem(&a.order.0, bar.hooks())?;
-    let report = problem.analyze(a.lr, a.batch, &opts, bar.hooks())?;
-    let json = sgdstab::report::to_json(&report)?;
+    let report = problem
+        .analyze(a.lr, a.batch, &opts, bar.hooks())
+        .map_err(|e| on_input(e, &a.input.grads))?;
+    let json = sgdstab::report::to_json(&report).map_err(|e| on_input(e, &a.input.grads))?;
     print_warnings(&report.warnings, a.output.json);
     a.output
         .emit(&json, || sgdstab::report::text::analysis(&report))?;

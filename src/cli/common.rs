@@ -111,12 +111,22 @@ impl OutputArgs {
         if let Some(out) = &self.out {
             write_output(out, json)?;
         }
+        self.print(json, text)
+    }
+
+    /// Prints `json` (`--json`) or `text()` on stdout.
+    pub fn print(&self, json: &str, text: impl FnOnce() -> String) -> anyhow::Result<()> {
         if self.json {
-            print!("{json}");
+            out!("{json}");
         } else {
-            print!("{}", text());
+            out!("{}", text());
         }
         Ok(())
+    }
+
+    /// The output files with their flag (`--out`), for [`check_outputs`].
+    pub fn files(&self) -> Vec<(&'static str, &Path)> {
+        self.out.iter().map(|p| ("--out", p.as_path())).collect()
     }
 }
 
@@ -132,7 +142,7 @@ pub fn check_plots(plots: &[PathBuf]) -> anyhow::Result<()> {
 pub fn print_warnings(warnings: &[sgdstab::Warning], json: bool) {
     if !json {
         for w in warnings {
-            eprintln!("sgdstab: warning: {}", w.message);
+            warn_line!("sgdstab: warning: {}", w.message);
         }
     }
 }
@@ -241,16 +251,61 @@ pub fn check_batch(batch: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A progress bar on stderr when it is a terminal; silent otherwise.
-pub struct Bar(Option<ProgressBar>);
+/// Progress on stderr: a bar when stderr is a terminal; plain lines otherwise (a log, a pipe,
+/// a batch job), once the run has taken [`LINES_AFTER`] (so that quick runs print nothing):
+/// where a stage is, one line for every step that says what it starts (a block with its
+/// dimension, method and time estimate), a bare count at most every [`LINE_INTERVAL`], and one
+/// line when a stage that printed ends. Nothing with `--quiet`. `SGDSTAB_PROGRESS_AFTER=SECONDS`
+/// overrides [`LINES_AFTER`].
+pub struct Bar(Mode);
+
+/// Least time between two plain progress lines that only report a count.
+pub const LINE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Plain progress lines start once the run has taken this long.
+pub const LINES_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+
+enum Mode {
+    Silent,
+    Bar(ProgressBar),
+    Lines(std::sync::Mutex<LineState>),
+}
+
+struct LineState {
+    created: std::time::Instant,
+    after: std::time::Duration,
+    label: String,
+    total: u64,
+    pos: u64,
+    started: std::time::Instant,
+    /// When the last line was printed (`None`: nothing yet in this stage).
+    last: Option<std::time::Instant>,
+}
 
 impl Bar {
-    /// A bar if stderr is a terminal and `quiet` is off.
+    /// A bar if stderr is a terminal, plain lines if not; silent with `quiet`.
     pub fn new(quiet: bool) -> Self {
-        if quiet || !std::io::stderr().is_terminal() {
-            return Bar(None);
+        if quiet {
+            return Bar(Mode::Silent);
         }
-        Bar(Some(ProgressBar::hidden()))
+        if std::io::stderr().is_terminal() {
+            return Bar(Mode::Bar(ProgressBar::hidden()));
+        }
+        let after = std::env::var("SGDSTAB_PROGRESS_AFTER")
+            .ok()
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map_or(LINES_AFTER, std::time::Duration::from_secs_f64);
+        let now = std::time::Instant::now();
+        Bar(Mode::Lines(std::sync::Mutex::new(LineState {
+            created: now,
+            after,
+            label: String::new(),
+            total: 0,
+            pos: 0,
+            started: now,
+            last: None,
+        })))
     }
 
     /// Progress hooks drawing this bar (never cancelled).
@@ -259,33 +314,167 @@ impl Bar {
     }
 }
 
+impl LineState {
+    /// One line `sgdstab: LABEL: POS/TOTAL MESSAGE (SECONDS s)` if the run is old enough and the
+    /// line says something new (a message) or the last line is old.
+    fn line(&mut self, message: &str) {
+        let now = std::time::Instant::now();
+        if now.duration_since(self.created) < self.after {
+            return;
+        }
+        let due = self
+            .last
+            .is_none_or(|t| now.duration_since(t) >= LINE_INTERVAL);
+        if message.is_empty() && !due {
+            return;
+        }
+        self.last = Some(now);
+        let msg = if message.is_empty() {
+            String::new()
+        } else {
+            format!(" {message}")
+        };
+        warn_line!(
+            "sgdstab: {}: {}/{}{msg} ({:.1} s)",
+            self.label,
+            self.pos,
+            self.total,
+            now.duration_since(self.started).as_secs_f64()
+        );
+    }
+}
+
 impl Progress for Bar {
     fn begin(&self, label: &str, total: u64) {
-        if let Some(pb) = &self.0 {
-            pb.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-            pb.set_length(total);
-            pb.set_position(0);
-            pb.set_style(
-                ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {elapsed} {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
-            );
-            pb.set_prefix(label.to_string());
-        }
-    }
-    fn advance(&self, steps: u64, message: &str) {
-        if let Some(pb) = &self.0 {
-            pb.inc(steps);
-            if !message.is_empty() {
-                pb.set_message(message.to_string());
+        match &self.0 {
+            Mode::Silent => {}
+            Mode::Bar(pb) => {
+                pb.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                pb.set_length(total);
+                pb.set_position(0);
+                pb.set_style(
+                    ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {elapsed} {msg}")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .progress_chars("=> "),
+                );
+                pb.set_prefix(label.to_string());
+            }
+            Mode::Lines(m) => {
+                let mut st = m.lock().unwrap_or_else(|e| e.into_inner());
+                st.label = label.to_string();
+                st.total = total;
+                st.pos = 0;
+                st.started = std::time::Instant::now();
+                st.last = None;
+                st.line("");
             }
         }
     }
-    fn end(&self) {
-        if let Some(pb) = &self.0 {
-            pb.finish_and_clear();
+
+    fn advance(&self, steps: u64, message: &str) {
+        match &self.0 {
+            Mode::Silent => {}
+            Mode::Bar(pb) => {
+                pb.inc(steps);
+                if !message.is_empty() {
+                    pb.set_message(message.to_string());
+                }
+            }
+            Mode::Lines(m) => {
+                let mut st = m.lock().unwrap_or_else(|e| e.into_inner());
+                st.pos += steps;
+                st.line(message);
+            }
         }
     }
+
+    fn end(&self) {
+        match &self.0 {
+            Mode::Silent => {}
+            Mode::Bar(pb) => pb.finish_and_clear(),
+            Mode::Lines(m) => {
+                let st = m.lock().unwrap_or_else(|e| e.into_inner());
+                if st.last.is_some() {
+                    warn_line!(
+                        "sgdstab: {}: done in {:.1} s",
+                        st.label,
+                        st.started.elapsed().as_secs_f64()
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// A numerical failure (an eigensolver that did not converge, a non-finite value in a report)
+/// named with the input it happened on; other errors unchanged.
+pub fn on_input(e: Error, input: &Path) -> anyhow::Error {
+    match e {
+        Error::Numerical { .. } => {
+            anyhow::anyhow!("{}: {}", input.display(), super::flags::render(&e))
+        }
+        other => anyhow::Error::new(other),
+    }
+}
+
+/// Refuses an output file that is one of the inputs (the same file, through any path or link),
+/// or two outputs that are the same file. `input` is a file, or a directory whose files are all
+/// inputs (an export); `outputs` are `(flag, path)` pairs.
+pub fn check_outputs(input: &Path, outputs: &[(&str, &Path)]) -> anyhow::Result<()> {
+    let mut inputs: Vec<PathBuf> = vec![input.to_path_buf()];
+    if input.is_dir() {
+        if let Ok(rd) = std::fs::read_dir(input) {
+            inputs.extend(rd.filter_map(|e| e.ok()).map(|e| e.path()));
+        }
+    }
+    for (i, (flag, out)) in outputs.iter().enumerate() {
+        if let Some(inp) = inputs
+            .iter()
+            .find(|inp| *out == inp.as_path() || sgdstab::io::same_file(out, inp))
+        {
+            anyhow::bail!(
+                "{flag} = {}: that is the input {}; choose another file (the input would be overwritten)",
+                out.display(),
+                inp.display()
+            );
+        }
+        if let Some((other, _)) = outputs[..i]
+            .iter()
+            .find(|(_, o)| o == out || sgdstab::io::same_file(o, out))
+        {
+            anyhow::bail!(
+                "{flag} = {}: {other} writes the same file; give each output its own file",
+                out.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Runs the writing part of a command all-or-nothing ([`sgdstab::io::Transaction`]): the files
+/// `write` writes appear together when it succeeds; on an error none is created or changed, and
+/// the directories of `dirs` that did not exist before are removed again if left empty.
+pub fn all_or_nothing<T>(
+    dirs: &[&Path],
+    write: impl FnOnce() -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let new_dirs: Vec<PathBuf> = dirs
+        .iter()
+        .filter(|d| !d.exists())
+        .map(|d| d.to_path_buf())
+        .collect();
+    let tx = sgdstab::io::Transaction::begin();
+    let result = write().and_then(|v| {
+        tx.commit()?;
+        Ok(v)
+    });
+    if result.is_err() {
+        // deepest first; only empty directories go
+        for d in new_dirs.iter().rev() {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+    result
 }
 
 /// Writes `text` to `path` atomically.
@@ -296,15 +485,37 @@ pub fn write_output(path: &Path, text: &str) -> anyhow::Result<()> {
 
 /// The training η and B of an export (meta.json) unless given: the one place these defaults are
 /// filled in (`sobolev`, `simulate`, `generalization`).
+/// A value taken from `DIR/meta.json` is blamed on that file, a flag's on the flag.
 pub fn training_point(
     meta: &sgdstab::networks::export::ExportMeta,
+    dir: &Path,
     lr: Option<f64>,
     batch: Option<usize>,
 ) -> anyhow::Result<(f64, usize)> {
-    let lr = lr.unwrap_or(meta.lr);
-    let batch = batch.unwrap_or(meta.batch);
-    check_lr(lr)?;
-    check_batch(batch)?;
+    let from_meta = |what: &str, value: String| {
+        anyhow::anyhow!(sgdstab::Error::InvalidInput {
+            context: dir.join("meta.json").display().to_string(),
+            message: format!(
+                "{what} = {value}: out of range (the training point of the export; give it with the flag to override)"
+            ),
+        })
+    };
+    let lr = match lr {
+        Some(v) => {
+            check_lr(v)?;
+            v
+        }
+        None if meta.lr.is_finite() && meta.lr > 0.0 => meta.lr,
+        None => return Err(from_meta("lr", meta.lr.to_string())),
+    };
+    let batch = match batch {
+        Some(b) => {
+            check_batch(b)?;
+            b
+        }
+        None if meta.batch >= 1 => meta.batch,
+        None => return Err(from_meta("batch", meta.batch.to_string())),
+    };
     Ok((lr, batch))
 }
 

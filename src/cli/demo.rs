@@ -58,24 +58,28 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     };
     let demo = run_demo(&opts, &net_dir, bar.hooks())?;
     let t = &demo.trained;
-    sgdstab::networks::export::write_export(&net_dir, &t.net, &t.data, &t.per_sample, &t.meta)?;
-    print!("{}", summary(t));
+    // every file of the folder together or none
+    let files = super::common::all_or_nothing(&[dir.as_path(), net_dir.as_path()], || {
+        sgdstab::networks::export::write_export(&net_dir, &t.net, &t.data, &t.per_sample, &t.meta)?;
+        let mut files = write_reports(dir, &demo)?;
+        files.extend(write_sweep(dir, &demo.sweep)?);
+        Ok(files)
+    })?;
+    out!("{}", summary(t));
     if !t.run.interpolated() {
-        eprintln!("sgdstab: warning: the demo network did not reach interpolation; the analysis below is at a non-minimum");
+        warn_line!("sgdstab: warning: the demo network did not reach interpolation; the analysis below is at a non-minimum");
     }
-    println!("  exported to {}\n", net_dir.display());
-    let mut files = write_reports(dir, &demo)?;
-    print_reports(&demo);
-    files.extend(write_sweep(dir, &demo.sweep)?);
-    println!("\nwrote:");
+    outln!("  exported to {}\n", net_dir.display());
+    print_reports(&demo)?;
+    outln!("\nwrote:");
     for f in files {
-        println!("  {}", f.display());
+        outln!("  {}", f.display());
     }
-    println!(
+    outln!(
         "  {} (grads.npy, xgrads.npy, x.npy, y.npy, outputs.npy, w1.npy, params.npy, meta.json)",
         net_dir.display()
     );
-    println!("demo finished in {:.1} s", start.elapsed().as_secs_f64());
+    outln!("demo finished in {:.1} s", start.elapsed().as_secs_f64());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -108,14 +112,14 @@ fn write_reports(dir: &Path, demo: &Demo) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 /// The reports as text on stdout.
-fn print_reports(demo: &Demo) {
-    print!("{}", sgdstab::report::text::analysis(&demo.analysis));
-    println!();
-    print!("{}", sgdstab::networks::sobolev::text(&demo.sobolev));
-    println!();
-    print!("{}", sgdstab::networks::simulate::text(&demo.simulate));
+fn print_reports(demo: &Demo) -> anyhow::Result<()> {
+    out!("{}", sgdstab::report::text::analysis(&demo.analysis));
+    outln!();
+    out!("{}", sgdstab::networks::sobolev::text(&demo.sobolev));
+    outln!();
+    out!("{}", sgdstab::networks::simulate::text(&demo.simulate));
     if let Some(d) = &demo.diagram {
-        println!("\nStability diagram η*_k(B) (exact; see stability.csv):");
+        outln!("\nStability diagram η*_k(B) (exact; see stability.csv):");
         for k in &d.orders {
             let cells: Vec<String> = d
                 .rows
@@ -130,16 +134,17 @@ fn print_reports(demo: &Demo) {
                     )
                 })
                 .collect();
-            println!("  k={k}: {}", cells.join(", "));
+            outln!("  k={k}: {}", cells.join(", "));
         }
     }
-    println!("\nFigure 1 in kind ({} networks):", demo.sweep.runs.len());
+    outln!("\nFigure 1 in kind ({} networks):", demo.sweep.runs.len());
     for c in &demo.sweep.correlations {
-        println!(
+        outln!(
             "  {:?}: Pearson r(g_W, g_x) = {} over {} interpolated runs",
             c.panel,
             c.pearson.map_or("n/a".into(), |p| format!("{p:.4}")),
             c.runs
         );
     }
+    Ok(())
 }

@@ -1,8 +1,8 @@
 //! `sgdstab diagram`.
 
 use super::common::{
-    check_orders, check_plots, parse_list, write_output, Bar, List, OutputArgs, ProblemArgs,
-    SolverArgs, DEFAULT_ORDERS,
+    all_or_nothing, check_orders, check_outputs, check_plots, on_input, parse_list, write_output,
+    Bar, List, OutputArgs, ProblemArgs, SolverArgs, DEFAULT_ORDERS,
 };
 use sgdstab::plots::diagram::DiagramFigure;
 use sgdstab::threshold::diagram::to_csv;
@@ -50,6 +50,10 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     check_orders(&a.order.0)?;
     check_plots(&a.plot)?;
     a.output.check(Some("--plot"))?;
+    let mut outputs = a.output.files();
+    outputs.extend(a.plot.iter().map(|p| ("--plot", p.as_path())));
+    outputs.extend(a.csv.iter().map(|p| ("--csv", p.as_path())));
+    check_outputs(&a.input.grads, &outputs)?;
     let mut opts = DiagramOptions::default()
         .orders(a.order.0.clone())
         .method(a.method)
@@ -61,17 +65,25 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     opts.validate()?;
     let bar = Bar::new(a.quiet);
     let problem = a.input.problem(&a.order.0, bar.hooks())?;
-    let report = problem.diagram(&opts, bar.hooks())?;
-    let json = sgdstab::report::to_json(&report)?;
+    let report = problem
+        .diagram(&opts, bar.hooks())
+        .map_err(|e| on_input(e, &a.input.grads))?;
+    let json = sgdstab::report::to_json(&report).map_err(|e| on_input(e, &a.input.grads))?;
     let fig = DiagramFigure { report: &report };
-    for p in &a.plot {
-        sgdstab::plots::save(&fig, p)?;
-    }
-    if let Some(csv) = &a.csv {
-        write_output(csv, &to_csv(&report))?;
-    }
+    all_or_nothing(&[], || {
+        for p in &a.plot {
+            sgdstab::plots::save(&fig, p)?;
+        }
+        if let Some(csv) = &a.csv {
+            write_output(csv, &to_csv(&report))?;
+        }
+        if let Some(out) = &a.output.out {
+            write_output(out, &json)?;
+        }
+        Ok(())
+    })?;
     a.output
-        .emit(&json, || sgdstab::report::threshold::diagram(&report))?;
+        .print(&json, || sgdstab::report::threshold::diagram(&report))?;
     let written: Vec<String> = a
         .plot
         .iter()
@@ -80,7 +92,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         .map(|p| p.display().to_string())
         .collect();
     if !written.is_empty() && !a.output.json {
-        println!("wrote {}", written.join(", "));
+        outln!("wrote {}", written.join(", "));
     }
     Ok(ExitCode::SUCCESS)
 }

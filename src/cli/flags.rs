@@ -64,6 +64,15 @@ pub fn render(e: &Error) -> String {
             value,
             message,
         } => format!("{} = {value}: {}", flag(*param), translate(message)),
+        Error::Numerical { routine, message } => {
+            // faer's `NoConvergence` (Debug) in words
+            let message = if message.contains("NoConvergence") {
+                "the eigensolver did not converge (NoConvergence)".to_string()
+            } else {
+                message.clone()
+            };
+            translate(&format!("numerical failure in {routine}: {message}"))
+        }
         other => translate(&other.to_string()),
     }
 }

@@ -77,6 +77,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     }
     check_plots(&a.plot)?;
     a.output.check(Some("--plot"))?;
+    let mut outputs = a.output.files();
+    outputs.extend(a.plot.iter().map(|p| ("--plot", p.as_path())));
+    super::common::check_outputs(&a.dir, &outputs)?;
     let opts = GeneralizationOptions {
         orders: a.order.0.clone(),
         deltas: match &a.deltas {
@@ -105,7 +108,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             ),
         });
     }
-    let (lr, batch) = training_point(&ex.meta, a.lr, a.batch)?;
+    let (lr, batch) = training_point(&ex.meta, &a.dir, a.lr, a.batch)?;
     sgdstab::BatchModel::new(ex.n(), batch, sgdstab::Sampling::WithoutReplacement)?;
     let dist = Distribution::new(&spec)?;
     let test = dist.test_set(a.test_n)?;
@@ -155,20 +158,26 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     )?;
     let json = sgdstab::report::to_json(&report)?;
     if !ex.meta.interpolated {
-        eprintln!(
+        warn_line!(
             "sgdstab: warning: the exported network did not reach interpolation (final loss {:.3e}); Theorem 6 assumes f(x_i) = y_i",
             ex.meta.final_loss
         );
     }
-    for p in &a.plot {
-        let fig = sgdstab::plots::generalization::GeneralizationFigure {
-            report: &report,
-            title: format!("{} — {}", report.dataset, ex.meta.architecture_text),
-        };
-        sgdstab::plots::save(&fig, p)?;
-    }
+    super::common::all_or_nothing(&[], || {
+        for p in &a.plot {
+            let fig = sgdstab::plots::generalization::GeneralizationFigure {
+                report: &report,
+                title: format!("{} — {}", report.dataset, ex.meta.architecture_text),
+            };
+            sgdstab::plots::save(&fig, p)?;
+        }
+        if let Some(out) = &a.output.out {
+            super::common::write_output(out, &json)?;
+        }
+        Ok(())
+    })?;
     a.output
-        .emit(&json, || sgdstab::generalization::text(&report))?;
+        .print(&json, || sgdstab::generalization::text(&report))?;
     if a.strict && !report.ok {
         return Ok(ExitCode::from(1));
     }

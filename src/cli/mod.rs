@@ -1,4 +1,46 @@
 //! Subcommands of the `sgdstab` binary.
+//!
+//! Standard output and standard error are written through [`out!`], [`outln!`] and
+//! [`warn_line!`], never `print!`/`eprintln!` (which panic when the stream cannot be written): a
+//! failed write to stdout is an error ([`StdoutError`]) the binary maps to its exit code — a
+//! closed pipe ends the run quietly, a full disk is exit 2 with one line — and a warning that
+//! cannot be written to stderr is dropped.
+
+/// `print!` that returns a [`StdoutError`] from the enclosing function instead of panicking.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($t)*).map_err($crate::cli::StdoutError)?;
+    }};
+}
+
+/// `println!` that returns a [`StdoutError`] from the enclosing function instead of panicking.
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($t)*).map_err($crate::cli::StdoutError)?;
+    }};
+}
+
+/// `eprintln!` that drops the line when stderr cannot be written (nothing else can be done).
+macro_rules! warn_line {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($t)*);
+    }};
+}
+
+/// Writing standard output failed (closed pipe, full disk, I/O error).
+#[derive(Debug)]
+pub struct StdoutError(pub std::io::Error);
+
+impl std::fmt::Display for StdoutError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "standard output: {}", self.0)
+    }
+}
+
+impl std::error::Error for StdoutError {}
 
 mod analyze;
 mod common;
@@ -63,6 +105,41 @@ enum Command {
     /// Section 4 checks, the simulation and the (η, B) diagram, draw Figure 1 in kind, all into
     /// one folder.
     Demo(demo::Args),
+}
+
+/// The command line with every value-taking option accepting a negative number as its value
+/// (`--batch -1` is "invalid value '-1' for '--batch <B>'", not "unexpected argument '-1'").
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    fn negative_values(c: clap::Command) -> clap::Command {
+        c.mut_args(|a| {
+            if !a.is_positional() && a.get_action().takes_values() {
+                a.allow_negative_numbers(true)
+            } else {
+                a
+            }
+        })
+        .mut_subcommands(negative_values)
+    }
+    negative_values(Cli::command())
+}
+
+/// Parses the process's arguments ([`command`]).
+pub fn parse() -> Result<Cli, clap::Error> {
+    use clap::FromArgMatches;
+    let mut cmd = command();
+    let m = cmd.try_get_matches_from_mut(std::env::args_os())?;
+    Cli::from_arg_matches(&m).map_err(|e| e.with_cmd(&cmd))
+}
+
+/// The few lines `sgdstab` alone prints (on stderr, exit 2): the usage and the commands.
+pub fn short_usage() -> String {
+    let cmd = command();
+    let names: Vec<&str> = cmd.get_subcommands().map(|c| c.get_name()).collect();
+    format!(
+        "usage: sgdstab COMMAND [ARGS]   (sgdstab --help, sgdstab COMMAND --help)\ncommands: {}\nexample: sgdstab analyze grads.npy --lr 0.1 --batch 4",
+        names.join(", ")
+    )
 }
 
 /// Runs the parsed command.

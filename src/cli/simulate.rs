@@ -59,6 +59,10 @@ pub struct Args {
     quiet: bool,
 }
 
+/// The most per-sample updates (paths × steps × B, or trials × escape steps × B) a run may ask
+/// for: about an hour on one core.
+pub const MAX_SAMPLE_STEPS: u128 = 100_000_000_000;
+
 /// Runs `simulate`.
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     check_orders(&a.order.0)?;
@@ -79,7 +83,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         None => sgdstab::io::read_gradients(&a.input)?,
     };
     let (lr, batch) = match &export {
-        Some(e) => training_point(&e.meta, a.lr, a.batch)?,
+        Some(e) => training_point(&e.meta, &a.input, a.lr, a.batch)?,
         None => (
             a.lr.ok_or_else(|| {
                 Error::parameter(
@@ -107,13 +111,38 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             format!("need steps > window start ({t0})")
         ));
     }
+    // bounded work: a flag cannot ask for days (or an overflowing count) of simulation
+    for (param, value, count) in [
+        (
+            Param::Paths,
+            a.paths,
+            a.paths as u128 * a.steps as u128 * batch as u128,
+        ),
+        (
+            Param::Trials,
+            a.trials,
+            a.trials as u128 * a.escape_steps as u128 * batch as u128,
+        ),
+    ] {
+        if count > MAX_SAMPLE_STEPS {
+            anyhow::bail!(Error::parameter(
+                param,
+                value,
+                format!(
+                    "{count:e} per-sample updates ({} × steps × B) exceed the limit {MAX_SAMPLE_STEPS:e} (hours of work); lower it or the steps",
+                    if param == Param::Paths { "paths" } else { "trials" }
+                )
+            ));
+        }
+    }
     let bar = Bar::new(a.quiet);
     let max_order = a.order.0.iter().copied().max().unwrap_or(1);
     let problem = Problem::from_gradients(
         &grads,
         &ProblemOptions::default()
             .sampling(a.sampling)
-            .max_order(max_order),
+            .max_order(max_order)
+            .input(a.input.display().to_string()),
         bar.hooks(),
     )?;
     let analysis = problem.analyze(

@@ -46,7 +46,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     }
     a.output.check(None)?;
     let ex = sgdstab::networks::export::read_export(&a.dir)?;
-    let (lr, batch) = training_point(&ex.meta, a.lr, a.batch)?;
+    let (lr, batch) = training_point(&ex.meta, &a.dir, a.lr, a.batch)?;
     sgdstab::BatchModel::new(ex.n(), batch, sgdstab::Sampling::WithoutReplacement)?;
     let mut verdicts: BTreeMap<usize, Verdict> = BTreeMap::new();
     if !a.no_stability {

@@ -92,12 +92,20 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         loss_threshold: a.net.loss_threshold,
         checkpoints: a.checkpoints.0.clone(),
     };
+    // the batch-size panel's η is --lr (the library checks it among the learning rates)
+    super::common::check_lr(a.lr)?;
     sgdstab::networks::sweep::check_options(&opts)?;
     let bar = Bar::new(a.quiet);
     let report = sweep(&opts, &bar)?;
-    let files = write_sweep(&a.out_dir, &report)?;
     let json = sgdstab::report::to_json(&report)?;
-    a.output.emit(&json, || {
+    let files = super::common::all_or_nothing(&[a.out_dir.as_path()], || {
+        let files = write_sweep(&a.out_dir, &report)?;
+        if let Some(out) = &a.output.out {
+            super::common::write_output(out, &json)?;
+        }
+        Ok(files)
+    })?;
+    a.output.print(&json, || {
         let mut s = sgdstab::networks::sweep::text(&report);
         s.push_str("\nwrote:\n");
         for f in &files {

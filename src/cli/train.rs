@@ -170,19 +170,24 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             )
         ));
     }
-    if let Some(dir) = &a.export {
-        sgdstab::networks::export::write_export(dir, &t.net, &t.data, &t.per_sample, &t.meta)?;
-    }
     let json = sgdstab::report::to_json(&t.meta)?;
-    if let Some(out) = &a.out {
-        write_output(out, &json)?;
-    }
-    if a.json {
-        print!("{json}");
-    } else {
-        print!("{}", summary(&t));
+    // the export and --out together or not at all
+    let dirs: Vec<&std::path::Path> = a.export.iter().map(|d| d.as_path()).collect();
+    super::common::all_or_nothing(&dirs, || {
         if let Some(dir) = &a.export {
-            println!(
+            sgdstab::networks::export::write_export(dir, &t.net, &t.data, &t.per_sample, &t.meta)?;
+        }
+        if let Some(out) = &a.out {
+            write_output(out, &json)?;
+        }
+        Ok(())
+    })?;
+    if a.json {
+        out!("{json}");
+    } else {
+        out!("{}", summary(&t));
+        if let Some(dir) = &a.export {
+            outln!(
                 "  exported to {} (analyze with: sgdstab analyze {} --lr {} --batch {} --order 1,2)",
                 dir.display(),
                 dir.join("grads.npy").display(),
@@ -192,7 +197,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         }
     }
     if !t.run.interpolated() {
-        eprintln!(
+        warn_line!(
             "sgdstab: warning: training stopped without reaching interpolation ({}, loss {:.3e})",
             t.run.stop.name(),
             t.run.final_loss

@@ -598,32 +598,38 @@ fn solve_blocks(
     };
     let mut blocks: Vec<Option<Block>> = vec![None; req.max_k + 1];
     for (j, slot) in blocks.iter_mut().enumerate().skip(1) {
-        hooks
-            .progress
-            .advance(0, &format!("T_{j}: building and solving"));
+        if let Some(m) = plan.method(j) {
+            let d = crate::engine::combinatorics::sym_dim(red.rank, j).unwrap_or(u128::MAX);
+            let msg = crate::progress::block_message(j, red.rank, d, &m.to_string());
+            hooks.progress.advance(0, &msg);
+        }
         hooks.checkpoint()?;
         let want_cone = j % 2 == 0 && req.orders.contains(&j);
+        // a numerical failure names its block
+        let in_block = |e: Error| match e {
+            Error::Numerical { routine, message } => Error::Numerical {
+                routine,
+                message: format!("{message} (block T_{j} on Sym^{j}(R^{}))", red.rank),
+            },
+            other => other,
+        };
         *slot = match (plan.method(j), &eigen_coords) {
             (None, _) => None,
-            (Some(OperatorMethod::MatrixFree), Some(ec)) => Some(matrix_free_block(
-                ec, j, lr, &req.model, opts, want_cone, hooks,
-            )?),
-            (Some(OperatorMethod::Clustered), Some(ec)) if j == 2 => {
-                Some(clustered_block(ec, lr, &req.model, opts, want_cone, hooks)?)
-            }
-            (Some(OperatorMethod::Clustered), Some(ec)) => Some(matrix_free_block(
-                ec, j, lr, &req.model, opts, want_cone, hooks,
-            )?),
-            _ => Some(dense_block(
-                red,
-                j,
-                lr,
-                &req.model,
-                opts,
-                plan.budget,
-                want_cone,
-                hooks,
-            )?),
+            (Some(OperatorMethod::MatrixFree), Some(ec)) => Some(
+                matrix_free_block(ec, j, lr, &req.model, opts, want_cone, hooks)
+                    .map_err(in_block)?,
+            ),
+            (Some(OperatorMethod::Clustered), Some(ec)) if j == 2 => Some(
+                clustered_block(ec, lr, &req.model, opts, want_cone, hooks).map_err(in_block)?,
+            ),
+            (Some(OperatorMethod::Clustered), Some(ec)) => Some(
+                matrix_free_block(ec, j, lr, &req.model, opts, want_cone, hooks)
+                    .map_err(in_block)?,
+            ),
+            _ => Some(
+                dense_block(red, j, lr, &req.model, opts, plan.budget, want_cone, hooks)
+                    .map_err(in_block)?,
+            ),
         };
         hooks.progress.advance(1, "");
     }

@@ -230,7 +230,7 @@ impl Problem<'_> {
     /// `X_u = Bᵀ diag(u) B` (`r × r`, column-major).
     fn vu(&self, u: &[f64]) -> Vec<f64> {
         let (n, r) = (self.n, self.r);
-        let par = faer::get_global_parallelism();
+        let par = crate::parallel::faer_par();
         let bm = faer::MatRef::from_column_major_slice(&self.b, n, r);
         let mut ub = self.b.clone();
         for a in 0..r {
@@ -248,7 +248,7 @@ impl Problem<'_> {
     /// `(b_iᵀ X b_i)_i` for a symmetric `X` (column-major `r × r`).
     fn vt(&self, x: &[f64]) -> Vec<f64> {
         let (n, r) = (self.n, self.r);
-        let par = faer::get_global_parallelism();
+        let par = crate::parallel::faer_par();
         let bm = faer::MatRef::from_column_major_slice(&self.b, n, r);
         let xm = faer::MatRef::from_column_major_slice(x, r, r);
         let mut bx = faer::Mat::<f64>::zeros(n, r);
@@ -306,7 +306,7 @@ impl Problem<'_> {
                 ub[j + i * s] = v;
             }
         }
-        let par = faer::get_global_parallelism();
+        let par = crate::parallel::faer_par();
         let bm = faer::MatRef::from_column_major_slice(&self.b, n, self.r);
         let um = faer::MatRef::from_column_major_slice(&ub, s, s);
         let mut out = vec![0.0; n * n];
@@ -404,7 +404,7 @@ impl Problem<'_> {
     /// Top eigenpair of the dense symmetric `M̃` by Lanczos (full reorthogonalisation), from `start`.
     fn top_eigvec(&self, mt: &[f64], start: &[f64]) -> Result<(f64, Vec<f64>)> {
         let n = self.n;
-        let par = faer::get_global_parallelism();
+        let par = crate::parallel::faer_par();
         let mm = faer::MatRef::from_column_major_slice(mt, n, n);
         top_pair(n, n.min(120), start, |x: &[f64], y: &mut [f64]| {
             let xv = faer::MatRef::from_column_major_slice(x, n, 1);
@@ -588,7 +588,7 @@ pub fn enclose_top(
         bsqm.transpose(),
         bsqm,
         1.0,
-        faer::get_global_parallelism(),
+        crate::parallel::faer_par(),
     );
     let (mut dmax, mut dmin) = (f64::NEG_INFINITY, f64::INFINITY);
     let (mut tmax, mut tmin) = (f64::NEG_INFINITY, f64::INFINITY);

@@ -38,7 +38,7 @@ impl SymmetricOperator for DenseSymmetric<'_> {
             a,
             xv,
             1.0,
-            faer::get_global_parallelism(),
+            crate::parallel::faer_par(),
         );
     }
 }

@@ -56,7 +56,7 @@ impl EigenCoords {
     pub fn new(b: &[f64], n: usize, r: usize) -> Result<Self> {
         let bm = faer::MatRef::from_row_major_slice(b, n, r);
         let mut h = faer::Mat::<f64>::zeros(r, r);
-        let par = faer::get_global_parallelism();
+        let par = crate::parallel::faer_par();
         faer::linalg::matmul::matmul(
             &mut h,
             faer::Accum::Replace,
@@ -479,7 +479,7 @@ impl SecondMoment {
     /// `r × r`) into `out`.
     fn quadratic_part(&self, x: &[f64], out: &mut [f64]) {
         let (n, r) = (self.n, self.r);
-        let par = faer::get_global_parallelism();
+        let par = crate::parallel::faer_par();
         let bm = faer::MatRef::from_column_major_slice(&self.b, n, r);
         let xm = faer::MatRef::from_column_major_slice(x, r, r);
         let mut bx = faer::Mat::<f64>::zeros(n, r);

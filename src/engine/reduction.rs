@@ -64,7 +64,7 @@ impl SpanReduction {
     pub fn from_matrix(am: faer::MatRef<'_, f64>, relative_tolerance: Option<f64>) -> Result<Self> {
         let (n, w) = (am.nrows(), am.ncols());
         let tau = relative_tolerance_or_default(n, w, relative_tolerance)?;
-        let par = faer::get_global_parallelism();
+        let par = crate::parallel::faer_par();
         if w <= n {
             let mut c = faer::Mat::<f64>::zeros(w, w);
             faer::linalg::matmul::matmul(
@@ -232,7 +232,7 @@ impl SpanReduction {
             b.transpose(),
             b,
             1.0 / n as f64,
-            faer::get_global_parallelism(),
+            crate::parallel::faer_par(),
         );
         h
     }

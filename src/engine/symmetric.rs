@@ -470,7 +470,7 @@ pub fn add_power_sum(
             um,
             um.transpose(),
             s,
-            faer::get_global_parallelism(),
+            crate::parallel::faer_par(),
         );
         lo = hi;
     }

@@ -1,6 +1,8 @@
 //! Delimited text matrices: one sample per line; fields separated by commas, tabs or
 //! whitespace (detected per file from the first non-comment line); an optional header line (a
-//! first line with a non-numeric field); blank lines and lines starting with `#` are skipped.
+//! first line whose every field is a name: none is a number or starts like one, so a typo in the
+//! first data row is an error, never a dropped sample); blank lines and lines starting with `#`
+//! are skipped.
 //!
 //! Also accepted: Windows (`\r\n`) line endings, a UTF-8 byte-order mark, fields in double
 //! quotes (`"1.5"`), and `nan`/`inf` spellings (which the gradient check then rejects with their
@@ -35,6 +37,20 @@ pub fn parse(bytes: &[u8]) -> Result<(usize, usize, Vec<f64>), String> {
         if first {
             first = false;
             if parsed.iter().any(|p| p.is_err()) {
+                // a header only when every field is a name: a first line mixing numbers and
+                // non-numbers, or with a field that looks like a mistyped number (`−1` with a
+                // Unicode minus, `0x10`), is a data row with a bad field, not a header
+                let data_like = fields.iter().any(|f| looks_numeric(unquote(f.trim())));
+                let bad = parsed.iter().enumerate().find(|(_, p)| p.is_err());
+                if let (true, Some((col, Err(f)))) = (data_like, bad) {
+                    return Err(format!(
+                        "line {}, field {}: '{}' is not a number{} (a header line needs every field non-numeric)",
+                        lineno + 1,
+                        col + 1,
+                        f.trim(),
+                        hint(unquote(f.trim()))
+                    ));
+                }
                 // header line: remember its width
                 w = Some(fields.len());
                 continue;
@@ -53,10 +69,11 @@ pub fn parse(bytes: &[u8]) -> Result<(usize, usize, Vec<f64>), String> {
                 Ok(v) => data.push(v),
                 Err(f) => {
                     return Err(format!(
-                        "line {}, field {}: '{}' is not a number",
+                        "line {}, field {}: '{}' is not a number{}",
                         lineno + 1,
                         col + 1,
-                        f.trim()
+                        f.trim(),
+                        hint(unquote(f.trim()))
                     ))
                 }
             }
@@ -67,6 +84,28 @@ pub fn parse(bytes: &[u8]) -> Result<(usize, usize, Vec<f64>), String> {
         return Err("no data rows".into());
     }
     Ok((n, w.unwrap_or(0), data))
+}
+
+/// Whether a field of a first line rules out a header: a number, or text that starts like one
+/// (a digit, a sign — ASCII or the Unicode minus U+2212 — or a decimal point followed by a digit).
+fn looks_numeric(f: &str) -> bool {
+    if f.parse::<f64>().is_ok() {
+        return true;
+    }
+    let rest = f.strip_prefix(['+', '-', '\u{2212}']).unwrap_or(f);
+    let rest = rest.strip_prefix('.').unwrap_or(rest);
+    rest.starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// A hint for the common mistypes of a number.
+fn hint(f: &str) -> &'static str {
+    if f.contains('\u{2212}') {
+        " (U+2212 minus sign; write '-')"
+    } else if f.starts_with("0x") || f.starts_with("0X") {
+        " (hexadecimal is not accepted; write the decimal value)"
+    } else {
+        ""
+    }
 }
 
 /// `"x"` → `x` (one pair of surrounding double quotes).
@@ -137,6 +176,30 @@ mod tests {
         assert!(parse(b"a,b,c\n1,2\n")
             .unwrap_err()
             .contains("line 2 has 2 fields, expected 3"));
+    }
+
+    #[test]
+    fn a_mistyped_first_row_is_an_error_not_a_header() {
+        for (text, field, bad) in [
+            ("1,\u{2212}2\n3,4\n", 2, "'\u{2212}2'"),
+            ("0x10,2\n3,4\n", 1, "'0x10'"),
+            ("1,abc\n3,4\n", 2, "'abc'"),
+            ("\u{2212}1 \u{2212}2\n3 4\n", 1, "'\u{2212}1'"),
+            ("a,2\n3,4\n", 1, "'a'"),
+            ("g0,.5x\n3,4\n", 1, "'g0'"),
+        ] {
+            let e = parse(text.as_bytes()).unwrap_err();
+            assert!(
+                e.starts_with(&format!("line 1, field {field}: {bad} is not a number")),
+                "{text:?}: {e}"
+            );
+        }
+        assert!(parse("1,\u{2212}2\n".as_bytes())
+            .unwrap_err()
+            .contains("U+2212"));
+        // names, including ones with digits inside, are a header
+        let (n, w, _) = parse(b"w0,layer1.b,x-2\n1,2,3\n").unwrap();
+        assert_eq!((n, w), (1, 3));
     }
 
     #[test]

@@ -33,6 +33,7 @@ pub mod stream;
 
 use crate::engine::gradients::Gradients;
 use crate::error::{Error, Param, Result};
+use dict::ArrayDict as _;
 use dict::{AssembleError, Assembled, ParameterBlock, Selection};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -135,13 +136,119 @@ pub fn read_gradients_with(path: &Path, opts: &ReadOptions) -> Result<Gradients>
     Ok(read_input(path, opts)?.gradients)
 }
 
-/// Reads a gradient file with its layout (see [`GradientInput`]).
+/// The path that stands for standard input.
+pub const STDIN_PATH: &str = "-";
+
+/// Whether `path` is [`STDIN_PATH`].
+pub fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == STDIN_PATH
+}
+
+/// Reads a gradient file with its layout (see [`GradientInput`]). `-` reads standard input.
+///
+/// The file is opened once and read to its end (a FIFO or a device works as well as a regular
+/// file); its size is checked against the memory budget before it is read (regular files) and
+/// the size of the matrix it holds before the values are converted ([`crate::memory`]).
 pub fn read_input(path: &Path, opts: &ReadOptions) -> Result<GradientInput> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+    let io_err = |source| Error::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    input_from_bytes(&bytes, path, opts)
+    };
+    let budget = crate::memory::default_budget_bytes();
+    let bytes = if is_stdin(path) {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut buf).map_err(io_err)?;
+        buf
+    } else {
+        let mut f = std::fs::File::open(path).map_err(io_err)?;
+        let meta = f.metadata().map_err(io_err)?;
+        let mut buf = Vec::new();
+        // (an NPZ archive's members are checked as they are inflated, naming the member)
+        if meta.is_file() && Format::from_extension(path) != Some(Format::Npz) {
+            crate::memory::check(
+                || format!("reading {}", path.display()),
+                meta.len() as u128,
+                budget,
+                &crate::memory::input_hint(),
+            )?;
+        }
+        if meta.is_file() && (meta.len() as u128) <= budget {
+            buf.reserve_exact(meta.len() as usize);
+        }
+        std::io::Read::read_to_end(&mut f, &mut buf).map_err(io_err)?;
+        buf
+    };
+    let name = if is_stdin(path) {
+        Path::new("standard input")
+    } else {
+        path
+    };
+    check_matrix_size(&bytes, name, budget)?;
+    input_from_bytes(&bytes, name, opts)
+}
+
+/// Checks the matrix a file holds against the budget before its values are converted: the
+/// shape from an NPY header, the tensors of a safetensors header, or at most one value per
+/// field separator of a text file ([`crate::memory::read_file`]). NPZ members are checked as
+/// they are inflated ([`npz`]).
+fn check_matrix_size(bytes: &[u8], path: &Path, budget: u128) -> Result<()> {
+    let file = bytes.len() as u128;
+    let values: u128 = match Format::detect(bytes, path) {
+        Format::Npy => match npy::read_header(bytes) {
+            Ok(h) => {
+                let values = h
+                    .shape
+                    .iter()
+                    .try_fold(1u128, |a, &d| a.checked_mul(d as u128))
+                    .unwrap_or(u128::MAX);
+                // a shape the file cannot hold is the reader's "truncated data" error
+                let need = values.saturating_mul(h.item_size() as u128);
+                if need > file.saturating_sub(h.data_offset as u128) {
+                    return Ok(());
+                }
+                values
+            }
+            Err(_) => return Ok(()), // the reader reports it
+        },
+        Format::Safetensors => match safetensors::parse(bytes) {
+            Ok(st) => {
+                let values = (0..st.keys().len())
+                    .map(|i| {
+                        st.info(i)
+                            .1
+                            .iter()
+                            .try_fold(1u128, |a, &d| a.checked_mul(d as u128))
+                            .unwrap_or(u128::MAX)
+                    })
+                    .fold(0u128, u128::saturating_add);
+                // tensors the data cannot hold (2 bytes a value at least) are the reader's error
+                if values.saturating_mul(2) > file {
+                    return Ok(());
+                }
+                values
+            }
+            Err(_) => return Ok(()),
+        },
+        Format::Text => {
+            bytes
+                .iter()
+                .filter(|&&b| matches!(b, b',' | b'\t' | b' ' | b'\n'))
+                .count() as u128
+                + 1
+        }
+        Format::Npz => return Ok(()),
+    };
+    crate::memory::check(
+        || {
+            format!(
+                "the gradient matrix of {} ({values} values as float64)",
+                path.display()
+            )
+        },
+        crate::memory::read_file(file, values),
+        budget,
+        &crate::memory::input_hint(),
+    )
 }
 
 /// Parses gradient bytes as if read from `path` without options (the path picks the format
@@ -282,6 +389,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Writes `path` atomically from a streaming writer: `write` fills a buffered temporary file in
 /// the same directory, which is synced and renamed onto `path` only if `write` succeeds. On any
 /// failure the temporary file is removed and `path` is untouched.
+///
+/// A `path` that exists and is not a regular file (`/dev/null`, `/dev/stdout`, a FIFO) is written
+/// through, never replaced; a symbolic link is followed (its target is replaced, not the link).
+/// Inside a [`Transaction`] the rename (or the write through) waits for
+/// [`Transaction::commit`].
 pub fn write_atomic_with<F>(path: &Path, write: F) -> Result<()>
 where
     F: FnOnce(&mut dyn Write) -> std::io::Result<()>,
@@ -290,10 +402,31 @@ where
         path: path.to_path_buf(),
         source,
     };
+    let through = std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir());
+    if through && !Transaction::active() {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(io_err)?;
+        let mut buf = std::io::BufWriter::new(f);
+        return write(&mut buf).and_then(|()| buf.flush()).map_err(io_err);
+    }
+    // a symbolic link to a file: replace the file it points to, keep the link
+    let target = match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => std::fs::canonicalize(path).map_err(io_err)?,
+        _ => path.to_path_buf(),
+    };
     // a fresh name; a stale temporary file of an earlier process with the same id is skipped
     let mut attempt = 0;
+    // (a device or FIFO staged in a transaction: the temporary file goes to the temp directory,
+    // never next to the device)
+    let beside = if through {
+        std::env::temp_dir().join("sgdstab-output")
+    } else {
+        target.clone()
+    };
     let (tmp, f) = loop {
-        let tmp = temp_path(path);
+        let tmp = temp_path(&beside);
         match std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -317,8 +450,151 @@ where
         let _ = std::fs::remove_file(&tmp);
         return Err(io_err(e));
     }
-    std::fs::rename(&tmp, path).map_err(|e| {
+    if Transaction::stage(Staged {
+        tmp: tmp.clone(),
+        target: target.clone(),
+        through,
+        shown: path.to_path_buf(),
+    }) {
+        return Ok(());
+    }
+    std::fs::rename(&tmp, &target).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         io_err(e)
     })
+}
+
+/// A written temporary file waiting for [`Transaction::commit`].
+#[derive(Debug)]
+struct Staged {
+    tmp: PathBuf,
+    target: PathBuf,
+    /// Copy into `target` (a device or FIFO) instead of renaming.
+    through: bool,
+    /// The path as given, for messages.
+    shown: PathBuf,
+}
+
+static STAGED: std::sync::Mutex<Option<Vec<Staged>>> = std::sync::Mutex::new(None);
+
+/// All-or-nothing output of a command that writes several files: while a transaction is open,
+/// every [`write_atomic`] / [`write_atomic_with`] / [`write_npy`] of the process writes its
+/// temporary file as usual but renames it onto the target only at [`Transaction::commit`]. A
+/// transaction dropped without a commit (an error, a panic) removes the temporary files, so
+/// no target is created or changed.
+///
+/// Process-wide (one at a time): meant for the binary's commands, not for concurrent library use.
+#[derive(Debug)]
+#[must_use = "drop without commit discards the staged files"]
+pub struct Transaction {
+    _private: (),
+}
+
+impl Transaction {
+    /// Opens the transaction. Not nested: a `begin` while one is open continues it, and the
+    /// first commit or drop ends it.
+    pub fn begin() -> Transaction {
+        let mut g = STAGED.lock().unwrap_or_else(|e| e.into_inner());
+        g.get_or_insert_with(Vec::new);
+        Transaction { _private: () }
+    }
+
+    fn active() -> bool {
+        STAGED.lock().map(|g| g.is_some()).unwrap_or(false)
+    }
+
+    /// Stages `s` if a transaction is open; `false` (nothing done) otherwise.
+    fn stage(s: Staged) -> bool {
+        let mut g = STAGED.lock().unwrap_or_else(|e| e.into_inner());
+        match g.as_mut() {
+            Some(v) => {
+                v.push(s);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Moves every staged file onto its target, in the order written. If one fails, the rest
+    /// are removed and the error names its target (the files renamed before it stay).
+    pub fn commit(self) -> Result<()> {
+        let staged = STAGED
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .unwrap_or_default();
+        std::mem::forget(self);
+        // a target a rename cannot replace (a directory) fails the whole commit before any
+        // rename (the temporary files were created beside their targets, so the directories
+        // are writable)
+        let mut first_err: Option<Error> = staged
+            .iter()
+            .find(|s| !s.through && s.target.is_dir())
+            .map(|s| Error::Io {
+                path: s.shown.clone(),
+                source: std::io::Error::from_raw_os_error(21),
+            });
+        for s in staged {
+            if first_err.is_some() {
+                let _ = std::fs::remove_file(&s.tmp);
+                continue;
+            }
+            let done = if s.through {
+                (|| {
+                    let mut from = std::fs::File::open(&s.tmp)?;
+                    let mut to = std::fs::OpenOptions::new().write(true).open(&s.target)?;
+                    std::io::copy(&mut from, &mut to)?;
+                    to.flush()
+                })()
+            } else {
+                std::fs::rename(&s.tmp, &s.target)
+            };
+            if let Err(source) = done {
+                let _ = std::fs::remove_file(&s.tmp);
+                first_err = Some(Error::Io {
+                    path: s.shown,
+                    source,
+                });
+            } else if s.through {
+                let _ = std::fs::remove_file(&s.tmp);
+            }
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        let staged = STAGED
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .unwrap_or_default();
+        for s in staged {
+            let _ = std::fs::remove_file(&s.tmp);
+        }
+    }
+}
+
+/// Whether `a` and `b` name the same existing regular file (same device and inode, through
+/// links; on other systems, the same canonical path).
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (std::fs::metadata(a), std::fs::metadata(b)) {
+            (Ok(x), Ok(y)) => x.is_file() && x.dev() == y.dev() && x.ino() == y.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+            (Ok(x), Ok(y)) => x == y,
+            _ => false,
+        }
+    }
 }

@@ -74,6 +74,9 @@ pub fn open_with_budget(bytes: &[u8], budget_bytes: u128) -> Result<Npz<'_>, Str
     let mut keys = Vec::new();
     let mut names = Vec::new();
     let mut indices = Vec::new();
+    // duplicate keys by a hash set: linear in the number of members (an archive can hold
+    // hundreds of thousands)
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     for i in 0..archive.len() {
         let Some(name) = archive.name_for_index(i) else {
             continue;
@@ -82,7 +85,7 @@ pub fn open_with_budget(bytes: &[u8], budget_bytes: u128) -> Result<Npz<'_>, Str
             continue;
         }
         let key = name.strip_suffix(".npy").unwrap_or(name).to_string();
-        if keys.contains(&key) {
+        if !seen.insert(key.clone()) {
             return Err(format!(
                 "two members are named {} (key {})",
                 quote(name),
@@ -181,6 +184,25 @@ impl ArrayDict for Npz<'_> {
 
     fn load(&mut self, index: usize) -> Result<Array, String> {
         let bytes = self.member_bytes(index)?;
+        // what follows the inflation counts too: the member's values as float64 (4× the
+        // inflated bytes of float16) and their copy in the assembled matrix
+        let header = npy::read_header(&bytes)?;
+        let values = header
+            .shape
+            .iter()
+            .try_fold(1u128, |a, &d| a.checked_mul(d as u128))
+            .unwrap_or(u128::MAX);
+        let need = values.saturating_mul(16);
+        if self.used_bytes.saturating_add(need) > self.budget_bytes {
+            return Err(format!(
+                "member of shape {} needs {} as float64 (and its copy in the gradient matrix) after {} inflated, but the memory budget is {}; set SGDSTAB_MEMORY_BYTES to raise it",
+                npy::shape_string(&header.shape),
+                human_bytes(need),
+                human_bytes(self.used_bytes),
+                human_bytes(self.budget_bytes)
+            ));
+        }
+        self.used_bytes += need;
         let a = npy::parse(&bytes)?;
         Ok(Array {
             shape: a.shape,
@@ -232,10 +254,35 @@ mod tests {
             &[("w.npy", a.clone()), ("b.npy", a)],
             CompressionMethod::Stored,
         );
-        let mut npz = open_with_budget(&z, 300).unwrap();
+        // 208 inflated + 10 values × 16 (float64 and its copy in the matrix) = 368 per member
+        let mut npz = open_with_budget(&z, 500).unwrap();
         npz.load(0).unwrap();
         let e = npz.load(1).unwrap_err();
-        assert!(e.contains("after 208 bytes of other members"), "{e}");
+        assert!(e.contains("after 368 bytes of other members"), "{e}");
+        let mut npz = open_with_budget(&z, 736).unwrap();
+        npz.load(0).unwrap();
+        npz.load(1).unwrap();
+    }
+
+    #[test]
+    fn budget_counts_the_float64_values_after_inflating() {
+        // 1000 float16 values: 2128 bytes inflated, then 16 000 bytes as float64 and its copy
+        let mut bytes = npy::to_bytes(&[1000, 1], &[0.0; 1000]);
+        let header_len = bytes.len() - 8000;
+        let at = bytes.windows(3).position(|x| x == b"<f8").unwrap();
+        bytes[at + 2] = b'2';
+        bytes.truncate(header_len);
+        bytes.extend(std::iter::repeat_n(0u8, 2000));
+        let size = bytes.len() as u128;
+        let z = archive(&[("w.npy", bytes)], CompressionMethod::Deflated);
+        let mut npz = open_with_budget(&z, size + 15_999).unwrap();
+        let e = npz.load(0).unwrap_err();
+        assert!(
+            e.contains("shape (1000, 1) needs 15.62 KiB (16000 bytes) as float64"),
+            "{e}"
+        );
+        let mut npz = open_with_budget(&z, size + 16_000).unwrap();
+        assert_eq!(npz.load(0).unwrap().data.len(), 1000);
     }
 
     #[test]

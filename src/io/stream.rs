@@ -111,6 +111,20 @@ pub fn stream_gram(
         .unwrap_or_else(|| default_block_columns(n, w))
         .clamp(1, w);
     let nblocks = w.div_ceil(bw);
+    crate::memory::check(
+        || {
+            format!(
+                "the streamed Gram matrix of {} ({n} × {n}, blocks of {n} × {bw})",
+                path.display()
+            )
+        },
+        crate::memory::streamed_reduction(n, w, n.saturating_mul(bw)),
+        crate::memory::default_budget_bytes(),
+        &format!(
+            "use fewer samples (the Gram matrix is n × n), or raise {}",
+            Param::MemoryBudget.quoted()
+        ),
+    )?;
     progress.begin("streaming Gram", nblocks as u64);
 
     let (tx, rx) = std::sync::mpsc::sync_channel::<Block>(1);
@@ -172,7 +186,7 @@ pub fn stream_gram(
     let mut best: Vec<(f64, usize)> = vec![(f64::NEG_INFINITY, 0); orders.len()];
     // per order, per row: scaled 2k-power sums (max |a|, Σ (|a|/max)^{2k})
     let mut rows: Vec<Vec<(f64, f64)>> = vec![vec![(0.0, 0.0); n]; orders.len()];
-    let par = faer::get_global_parallelism();
+    let par = crate::parallel::faer_par();
     for _ in 0..nblocks {
         let (j0, block) = rx
             .recv()
@@ -262,8 +276,22 @@ pub const AUTO_STREAM_ENTRIES: usize = 20_000_000;
 /// Whether `path` should be streamed under `mode` (reads the header only for `.npy` files).
 pub fn should_stream(path: &Path, mode: StreamMode) -> Result<bool> {
     let is_npy = crate::io::Format::from_extension(path) == Some(crate::io::Format::Npy);
+    // streaming reads the file several times: regular files only (a FIFO, a device or standard
+    // input is read once, whole, by the regular reader; opening it here would consume it)
+    let regular = !crate::io::is_stdin(path) && std::fs::metadata(path).is_ok_and(|m| m.is_file());
     match mode {
         StreamMode::Never => Ok(false),
+        StreamMode::Always if is_npy && !regular && std::fs::metadata(path).is_ok() => {
+            Err(Error::parameter(
+                Param::Stream,
+                "always",
+                format!(
+                    "{}: not a regular file; only regular .npy files can be streamed",
+                    path.display()
+                ),
+            ))
+        }
+        StreamMode::Auto if !regular => Ok(false),
         StreamMode::Always if !is_npy => Err(Error::parameter(
             Param::Stream,
             "always",

@@ -244,7 +244,8 @@ impl Problem {
                 })
                 .collect()
         });
-        let mut p = Self::from_gradients(&read.gradients, opts, hooks)?;
+        let named = opts.clone().input(input.clone().unwrap_or_default());
+        let mut p = Self::from_gradients(&read.gradients, &named, hooks)?;
         p.input = input;
         p.column_layout = layout;
         Ok(p)
@@ -409,6 +410,7 @@ impl Problem {
         opts: &AnalyzeOptions,
         hooks: Hooks,
     ) -> Result<AnalysisReport> {
+        check_lr_scale(lr, &self.prep.reduction, &opts.orders)?;
         let mut r = analyze_prepared(&self.prep, lr, batch, self.sampling, opts, hooks)?;
         r.input = self.input.clone();
         r.column_layout = self.column_layout.clone();
@@ -463,6 +465,87 @@ impl Problem {
     }
 }
 
+/// Refuses gradients whose scale over- or underflows the order-`max_order` quantities, instead
+/// of a silently wrong report (a Gram matrix of `inf`, or of zeros read as "rank 0, every η
+/// stable"): with `M = max |a_ij|`, the Gram matrix, the moment sums and the products in `T_k`
+/// scale up to `(w·M²)^k` and down to `M^{2k}`, which must stay in the normal range
+/// (`n·(w·M²)^k <= 2^1000`, `M^{2k} >= 2^-960`). The fix is exact and named in the message:
+/// `T_k` depends on `η·a_i a_iᵀ` only, so multiplying the gradients by `2^m` and the learning
+/// rate by `2^-2m` changes no verdict.
+pub(crate) fn check_scale(
+    largest_abs: f64,
+    n: usize,
+    w: usize,
+    max_order: usize,
+    context: &str,
+) -> Result<()> {
+    if largest_abs == 0.0 {
+        return Ok(()); // all gradients zero: a legitimate (flat) input
+    }
+    let k = max_order.max(1);
+    let l = largest_abs.log2();
+    let top = k as f64 * (2.0 * l + (w.max(1) as f64).log2()) + (n.max(1) as f64).log2();
+    let bottom = 2.0 * k as f64 * l;
+    if top <= 1000.0 && bottom >= -960.0 {
+        return Ok(());
+    }
+    // the power of 2 that brings max |a_ij| to about 1
+    let m = -(l.round() as i64);
+    let (size, what) = if top > 1000.0 {
+        ("large", "overflow")
+    } else {
+        ("small", "underflow")
+    };
+    Err(Error::InvalidInput {
+        context: context.to_string(),
+        message: format!(
+            "the gradients are too {size} for floating point: max |a_ij| = {largest_abs:e}, so the order-{k} quantities (a_ij^{}, the Gram matrix, T_{k}) {what}; multiply the gradients by 2^{m} and the learning rate by 2^{} (exact: T_k depends on η·a_i a_iᵀ only)",
+            2 * k,
+            -2 * m
+        ),
+    })
+}
+
+/// Refuses a learning rate whose products with the gradients over- or underflow: `η` must be a
+/// normal float, and `(η·σ_max(A)²)^k` (the scale of `T_k`'s entries) must stay below `2^1000`
+/// for the largest order `k`. Such an `η` is far outside any stable set (`η*_1 = 2/λ_max(H)`,
+/// `λ_max(H) = σ_max(A)²/n`), so the message gives that threshold.
+fn check_lr_scale(lr: f64, red: &SpanReduction, orders: &[usize]) -> Result<()> {
+    if lr.is_finite() && lr > 0.0 && lr < f64::MIN_POSITIVE {
+        return Err(Error::parameter(
+            Param::LearningRate,
+            format!("{lr:e}"),
+            "the learning rate is subnormal (below 2.2e-308): η·a_i a_iᵀ loses its digits; scale the gradients down by 2^m and the learning rate up by 2^2m (exact)",
+        ));
+    }
+    let g = red.gram_eigenvalues.first().copied().unwrap_or(0.0);
+    let k = orders.iter().copied().max().unwrap_or(1).max(1) as f64;
+    if g > 0.0 && lr.is_finite() && lr > 0.0 && k * (lr.log2() + g.log2()) > 1000.0 {
+        return Err(Error::parameter(
+            Param::LearningRate,
+            format!("{lr:e}"),
+            format!(
+                "η·σ_max(A)² = 2^{:.0} overflows T_k up to k = {k} (its entries scale as (η·σ_max(A)²)^k); every η above η*_1 = 2/λ_max(H) = {:e} is unstable",
+                lr.log2() + g.log2(),
+                2.0 * red.n as f64 / g
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The span reduction's peak ([`crate::memory::reduction`]) against the memory budget, before
+/// the Gram matrix is allocated.
+fn check_reduction_memory(n: usize, w: usize) -> Result<()> {
+    let m = n.min(w);
+    crate::memory::check(
+        || format!("the span reduction of the {n} × {w} gradients (a {m} × {m} Gram matrix)"),
+        crate::memory::reduction(n, w),
+        crate::memory::default_budget_bytes(),
+        &crate::memory::input_hint(),
+    )
+}
+
 /// The in-memory path: rows as slices (an owned matrix, or a row-major `f64` view).
 fn prepare_rows<'a>(
     n: usize,
@@ -471,6 +554,17 @@ fn prepare_rows<'a>(
     matrix: faer::MatRef<'_, f64>,
     opts: &ProblemOptions,
 ) -> Result<Prepared> {
+    check_reduction_memory(n, w)?;
+    let largest = (0..n)
+        .map(|i| row(i).iter().fold(0.0f64, |m, x| m.max(x.abs())))
+        .fold(0.0f64, f64::max);
+    check_scale(
+        largest,
+        n,
+        w,
+        opts.max_order,
+        opts.input.as_deref().unwrap_or("gradients"),
+    )?;
     let reduction = SpanReduction::from_matrix(matrix, opts.rank_tolerance)?;
     let stats = MomentStats::from_rows(n, w, &row, &opts.stat_orders());
     let mut sum = 0.0;
@@ -496,6 +590,7 @@ fn prepare_columns(
     hooks: Hooks,
 ) -> Result<Prepared> {
     check_orders(&opts.stat_orders())?;
+    check_reduction_memory(cols.n, cols.w)?;
     if let Some(rm) = cols.only().and_then(GradientView::row_major_f64) {
         for i in 0..rm.n {
             if let Some(j) = rm.row(i).iter().position(|x| !x.is_finite()) {

@@ -438,6 +438,7 @@ fn row_pass(a: &Columns, orders: &[usize], context: &str, hooks: Hooks) -> Resul
 struct RowStats {
     sum_squares: f64,
     norms: Vec<f64>,
+    max_abs: f64,
 }
 
 /// One row's statistics, reading it in pieces of `buf.len()` values.
@@ -497,7 +498,11 @@ fn row_stats(
             })
             .collect()
     };
-    Ok(RowStats { sum_squares, norms })
+    Ok(RowStats {
+        sum_squares,
+        norms,
+        max_abs: max,
+    })
 }
 
 /// The span reduction, moment statistics and flatness of `a` (the module's steps).
@@ -511,6 +516,9 @@ pub(crate) fn reduce_blocks(
     let (n, w) = (a.n, a.w);
     hooks.progress.begin("reading the gradients", 3);
     let rows = row_pass(a, orders, context, hooks)?;
+    let largest = rows.iter().map(|r| r.max_abs).fold(0.0f64, f64::max);
+    let max_order = orders.iter().copied().max().unwrap_or(1);
+    super::check_scale(largest, n, w, max_order, context)?;
     hooks.progress.advance(1, "Gram matrix");
     let flatness = rows.iter().map(|r| r.sum_squares).sum::<f64>() / n as f64;
     let mut stats = MomentStats {
@@ -522,7 +530,7 @@ pub(crate) fn reduce_blocks(
         let mean = rows.iter().map(|r| r.norms[o]).sum::<f64>() / n as f64;
         stats.mean_row_norm.insert(k, mean);
     }
-    let par = faer::get_global_parallelism();
+    let par = crate::parallel::faer_par();
     let reduction = if w > n {
         // G = AAᵀ from blocks of columns; column moments per block
         let cols = (BLOCK_VALUES / n).clamp(1, w);

@@ -112,7 +112,7 @@ pub fn candidates(poly: &BlockPolynomial, backend: EigenBackend) -> Result<Vec<C
             .llt(faer::Side::Lower)
             .map_err(|e| numerical("Cholesky of −C_1", e))?;
         let l = llt.L().to_owned();
-        let par = faer::get_global_parallelism();
+        let par = crate::parallel::faer_par();
         let congruent = |mut g: faer::Mat<f64>| -> faer::Mat<f64> {
             // L⁻¹ G L⁻ᵀ = L⁻¹ (L⁻¹ Gᵀ)ᵀ, G symmetric
             faer::linalg::triangular_solve::solve_lower_triangular_in_place(

@@ -415,7 +415,9 @@ impl<'a> ThresholdSolver<'a> {
         };
         for j in 1..=max_order {
             if needed[j] {
-                progress.advance(0, &format!("T_{j}"));
+                let d = crate::engine::combinatorics::sym_dim(red.rank, j).unwrap_or(u128::MAX);
+                let method = if scale_path { "matrix-free" } else { "dense" };
+                progress.advance(0, &crate::progress::block_message(j, red.rank, d, method));
                 hooks.checkpoint()?;
                 let state = if scale_path {
                     solver.scale_block(j)?
@@ -440,6 +442,19 @@ impl<'a> ThresholdSolver<'a> {
             MethodChoice::Bisection => false,
         };
         if linearize {
+            crate::memory::check(
+                || {
+                    format!("the stable-set polynomial of T_{j} on Sym^{j}(R^{}) (D = {dim}, {} coefficient matrices) and its companion matrix ({rows} rows)", red.rank, j + 1)
+                },
+                crate::memory::polynomial_block(red.rank, j)
+                    .saturating_add(crate::memory::companion(rows as u128)),
+                budget,
+                &format!(
+                    "lower the order k, or use {} bisection, or raise {}",
+                    Param::Method.quoted(),
+                    Param::MemoryBudget.quoted()
+                ),
+            )?;
             let ec = &self.ec;
             let poly = BlockPolynomial::stored(&ec.coords, ec.n, ec.r, j, &self.model)?;
             if let Some(set) = self.linearized_set(&poly, j)? {
@@ -560,6 +575,24 @@ impl<'a> ThresholdSolver<'a> {
         let start = 2.0 / max_norm2;
         let scan =
             refine::scan_first_crossing(|x| self.excess_of(poly, x), start, SCAN_RATIO, 8 * 64)?;
+        // The last stable grid point can be the threshold itself: 2/max‖b_i‖² <= 2/λ_max(H) =
+        // η*_1, with equality when all rows are equal. There the excess is 0 up to rounding and
+        // not certified, and the refinement could not verify a bracket that starts on the root
+        // (it fell back to the middle of the grid step, 4.4% high). Step the lower end down
+        // until it is certified stable.
+        let scan = match scan {
+            Some((mut a, b)) => {
+                for _ in 0..64 {
+                    let (value, err) = self.excess_of(poly, a)?;
+                    if value < -err {
+                        break;
+                    }
+                    a /= SCAN_RATIO;
+                }
+                Some((a, b))
+            }
+            None => None,
+        };
         let intervals = match scan {
             Some((a, b)) => vec![RawInterval {
                 lo: None,

@@ -38,7 +38,7 @@ use crate::engine::moment_operator::DenseMoment;
 use crate::engine::reduction::SpanReduction;
 use crate::engine::sampling::{BatchModel, Sampling};
 use crate::engine::stability::Verdict;
-use crate::error::Result;
+use crate::error::{Error, Param, Result};
 use crate::problem::{Problem, ProblemOptions};
 use crate::progress::{Hooks, Progress};
 use crate::threshold::{
@@ -224,9 +224,37 @@ fn rel(a: f64, b: f64) -> f64 {
     (a - b).abs() / b.abs().max(f64::MIN_POSITIVE)
 }
 
+/// The largest rank a drawn case can have (`w <= 5`).
+pub const MAX_DRAWN_RANK: usize = 5;
+
 /// Runs `verify`.
 pub fn verify(opts: &VerifyOptions, progress: &dyn Progress) -> Result<VerifyReport> {
     crate::engine::analysis::check_orders(&opts.orders)?;
+    // the cases draw up to r = 5: every order must fit the dense limit and the memory budget
+    // there, since each case solves every block densely (estimate and refuse, not hours)
+    let budget = crate::memory::default_budget_bytes();
+    for &k in &opts.orders {
+        let d = crate::engine::combinatorics::sym_dim(MAX_DRAWN_RANK, k).unwrap_or(u128::MAX);
+        let need = crate::memory::polynomial_block(MAX_DRAWN_RANK, k);
+        if d > crate::engine::DEFAULT_MAX_DENSE_DIM as u128 || need > budget {
+            return Err(Error::parameter(
+                Param::Orders,
+                k,
+                format!(
+                    "cases draw up to r = {MAX_DRAWN_RANK}, where T_{k} has D = {d} (the dense limit is {}) and its stable-set polynomial needs {}; choose orders up to {}",
+                    crate::engine::DEFAULT_MAX_DENSE_DIM,
+                    crate::error::human_bytes(need),
+                    (1..=crate::engine::analysis::MAX_ORDER)
+                        .take_while(|&k| {
+                            crate::engine::combinatorics::sym_dim(MAX_DRAWN_RANK, k)
+                                .is_some_and(|d| d <= crate::engine::DEFAULT_MAX_DENSE_DIM as u128)
+                        })
+                        .last()
+                        .unwrap_or(1)
+                ),
+            ));
+        }
+    }
     let mut ks = opts.orders.clone();
     ks.sort_unstable();
     ks.dedup();
