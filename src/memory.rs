@@ -224,13 +224,11 @@ pub fn sym_vectors(r: usize, k: usize, count: usize) -> u128 {
     }
 }
 
-/// Peak of a dense block `T_k` on `Sym^k(R^r)`: about four `D × D` matrices (the operator, the
-/// eigensolver's copy, eigenvectors, workspace).
+/// Peak of a dense block `T_k` on `Sym^k(R^r)`: four `D × D` matrices (the operator, the
+/// eigensolver's copy, eigenvectors, workspace) and the closed form's per-partition tables
+/// ([`crate::engine::moment_operator::dense_bytes`], the one estimate of this path).
 pub fn dense_block(r: usize, k: usize) -> u128 {
-    match sym_dim(r, k) {
-        Some(d) => mul(mul(d, d), 8 * 4),
-        None => u128::MAX,
-    }
+    crate::engine::moment_operator::dense_bytes(r, k).unwrap_or(u128::MAX)
 }
 
 /// Peak of the stable-set polynomial of block `T_k` on `Sym^k(R^r)`: the `k + 1` coefficient

@@ -44,6 +44,20 @@ pub fn sym_dim(r: usize, k: usize) -> Option<u128> {
     binomial((r + k - 1) as u128, k as u128)
 }
 
+/// The number of integer partitions `p(m)` (`p(0) = 1`), by the recurrence over the largest
+/// part; `None` on overflow. Counts without listing them ([`partitions`] lists them).
+pub fn partition_count(m: usize) -> Option<u128> {
+    // ways[s] = number of partitions of s into parts <= the current part size
+    let mut ways = vec![0u128; m + 1];
+    ways[0] = 1;
+    for part in 1..=m {
+        for s in part..=m {
+            ways[s] = ways[s].checked_add(ways[s - part])?;
+        }
+    }
+    Some(ways[m])
+}
+
 /// `n!` as `f64` (exact for `n <= 22`).
 pub fn factorial(n: usize) -> f64 {
     (1..=n).fold(1.0, |acc, i| acc * i as f64)
@@ -155,6 +169,20 @@ mod tests {
             assert_eq!(t[s].iter().sum::<f64>(), bell[s]);
         }
         assert_eq!(t[4][2], 7.0);
+    }
+
+    #[test]
+    fn partition_counts_match_the_lists() {
+        for m in 0..=20 {
+            assert_eq!(
+                partition_count(m),
+                Some(partitions(m).len() as u128),
+                "m = {m}"
+            );
+        }
+        // p(100) = 190 569 292 (Hardy–Ramanujan's table)
+        assert_eq!(partition_count(100), Some(190_569_292));
+        assert_eq!(partition_count(100_000), None);
     }
 
     #[test]
