@@ -98,12 +98,12 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         context: a.dir.join("meta.json").display().to_string(),
         message: "no dataset_spec: the test set is regenerated from a built-in data set's seed, and this export names none".into(),
     })?;
-    if spec.kind != sgdstab::networks::datasets::DatasetKind::Iris && spec.dim != ex.d() {
+    if spec.kind.fixed_dim().unwrap_or(spec.dim) != ex.d() {
         anyhow::bail!(sgdstab::Error::InvalidInput {
             context: a.dir.join("meta.json").display().to_string(),
             message: format!(
                 "dataset_spec.dim = {} but the inputs have d = {}",
-                spec.dim,
+                spec.kind.fixed_dim().unwrap_or(spec.dim),
                 ex.d()
             ),
         });

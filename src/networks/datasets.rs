@@ -1,5 +1,5 @@
 //! Built-in regression data sets: synthetic ones (including data on low-dimensional manifolds
-//! in `R^d`, the setting of Theorem 6) and a small real one shipped as a fixture (no downloads).
+//! in `R^d`, the setting of Theorem 6) and two real ones shipped as fixtures (no downloads).
 //!
 //! Every set is `n` inputs `x_i ∈ R^d` (the rows of an `n × d` row-major matrix) with targets
 //! `y_i = f*(x_i)`, deterministic for a given seed.
@@ -11,6 +11,13 @@
 //! | `thick-torus` | the torus points plus an offset drawn uniformly from the `d`-ball of radius [`THICK_TORUS_RADIUS`] (full-dimensional: a solid neighbourhood of the torus) | the torus target extended to `R^d` as the polynomial `F(Qᵀx)` below |
 //! | `gaussian` | `x ~ N(0, I_d / d)` (no manifold structure) | `sin(3 u·x)`, `u ~ N(0, I_d)` |
 //! | `iris` | Fisher's Iris (fixture `fixtures/iris.csv`, CC BY 4.0): sepal length, sepal width, petal length, each standardised over all 150 rows (`d = 3`) | petal width in cm minus its mean |
+//! | `digits` | the UCI handwritten digits as scikit-learn bundles them (fixture `fixtures/digits/`, CC BY 4.0; 1797 images of 8×8 pixels, grey levels 0..16): pixel `8·r + c` of the image divided by 16, so `x ∈ [0, 1]^64` (`d = 64`) | `+1` for an even digit, `−1` for an odd one |
+//!
+//! Digits split (fixed, not seeded): the training set is the first `n <= 1000` of rows
+//! `0..1000` ([`DIGITS_TRAIN_ROWS`]); the held-out test set (Section 5) is rows `1000..1797`,
+//! never used for training. The classes are balanced in both parts (496 of the first 1000 rows
+//! and 395 of the last 797 are even). The scalar target makes the paper's single-output
+//! `f(x, W)` and square loss apply unchanged: training to interpolation fits `f(x_i) = ±1`.
 //!
 //! Iris subsets: `n` rows at positions `⌊j·150/n⌋`, `j = 0..n`, moving on to the next row whose
 //! inputs differ from every row already taken (the data repeat some measurements, which no
@@ -27,7 +34,7 @@
 //!   grid, i.e. a stratified sample of the same uniform law), torus `(a, b) ~ U[0, 2π)²`,
 //!   thick torus the same plus the ball offset, gaussian `N(0, I_d/d)`; for `iris` the test set
 //!   is every row of the 150 not used for training (its inputs may repeat training inputs: the
-//!   measurements repeat).
+//!   measurements repeat); for `digits` it is rows `1000..1797`.
 //! - [`Distribution::target`] and [`Distribution::target_gradient`] evaluate `f*(x) = F(Qᵀx)`
 //!   anywhere in `R^d`, with `F` the polynomial that equals the target on the manifold:
 //!   circle `F(q) = q_2 + ½(q_1² − q_2²)` (`sin θ = q_2`, `cos 2θ = q_1² − q_2²`); torus
@@ -41,7 +48,8 @@
 //!   `‖∇(cubic)‖² = 2(|s|⁴ + 4|z|²|s|²)` with `|z|² = q_1² + q_2²`, `|s|² = q_3² + q_4²`, at most
 //!   `8R⁴/3` for `‖q‖ <= R`), so `2 + √(8/3)` on the hull (`‖q‖ <= 1`) — an upper bound, not
 //!   attained; thick torus the same with `R = 1 + THICK_TORUS_RADIUS`; gaussian `3‖u‖_2` (exact);
-//!   iris `None` (no target function is known; repeated inputs even have different targets).
+//!   iris and digits `None` (no target function is known; repeated iris inputs even have
+//!   different targets).
 
 use crate::error::{Error, Param, Result};
 use crate::random::SplitMix64;
@@ -55,6 +63,25 @@ pub const IRIS_CSV: &str = include_str!("../../fixtures/iris.csv");
 
 /// Rows in the Iris fixture.
 pub const IRIS_ROWS: usize = 150;
+
+/// The digits images, compiled in: NumPy `.npy`, uint8, shape `(1797, 64)`, C order, values
+/// `0..=16` (see `fixtures/digits/README.md` for the provenance and checksums).
+pub const DIGITS_IMAGES_NPY: &[u8] = include_bytes!("../../fixtures/digits/digits_images.npy");
+
+/// The digits labels, compiled in: NumPy `.npy`, uint8, shape `(1797,)`, values `0..=9`.
+pub const DIGITS_LABELS_NPY: &[u8] = include_bytes!("../../fixtures/digits/digits_labels.npy");
+
+/// Images in the digits fixture.
+pub const DIGITS_ROWS: usize = 1797;
+
+/// Pixels per digits image (8 × 8), the input dimension `d` of the `digits` data set.
+pub const DIGITS_PIXELS: usize = 64;
+
+/// The digits rows reserved for training (rows `0..1000`); the rest are the held-out test set.
+pub const DIGITS_TRAIN_ROWS: usize = 1000;
+
+/// Largest digits grey level (inputs are divided by it).
+pub const DIGITS_MAX_LEVEL: u8 = 16;
 
 /// Which data set.
 #[derive(
@@ -74,16 +101,19 @@ pub enum DatasetKind {
     Gaussian,
     /// Fisher's Iris (real data, `d = 3`).
     Iris,
+    /// The UCI handwritten digits (real data, `d = 64`, target ±1 for even/odd).
+    Digits,
 }
 
 impl DatasetKind {
     /// Every kind.
-    pub const ALL: [DatasetKind; 5] = [
+    pub const ALL: [DatasetKind; 6] = [
         DatasetKind::Circle,
         DatasetKind::Torus,
         DatasetKind::ThickTorus,
         DatasetKind::Gaussian,
         DatasetKind::Iris,
+        DatasetKind::Digits,
     ];
 
     /// The command-line name.
@@ -94,6 +124,17 @@ impl DatasetKind {
             DatasetKind::ThickTorus => "thick-torus",
             DatasetKind::Gaussian => "gaussian",
             DatasetKind::Iris => "iris",
+            DatasetKind::Digits => "digits",
+        }
+    }
+
+    /// The input dimension of a real data set (`iris` 3, `digits` 64); `None` for the synthetic
+    /// ones, whose dimension is [`DatasetSpec::dim`].
+    pub fn fixed_dim(self) -> Option<usize> {
+        match self {
+            DatasetKind::Iris => Some(3),
+            DatasetKind::Digits => Some(DIGITS_PIXELS),
+            _ => None,
         }
     }
 }
@@ -111,7 +152,7 @@ impl FromStr for DatasetKind {
             .into_iter()
             .find(|k| k.name() == s)
             .ok_or_else(|| {
-                format!("unknown data set '{s}' (expected circle, torus, thick-torus, gaussian or iris)")
+                format!("unknown data set '{s}' (expected circle, torus, thick-torus, gaussian, iris or digits)")
             })
     }
 }
@@ -123,7 +164,7 @@ pub struct DatasetSpec {
     pub kind: DatasetKind,
     /// Number of points `n >= 1`.
     pub n: usize,
-    /// Ambient dimension `d` (ignored for `iris`, which has `d = 3`).
+    /// Ambient dimension `d` (ignored for `iris` and `digits`, see [`DatasetKind::fixed_dim`]).
     pub dim: usize,
     /// Seed of the synthetic sampling and rotation.
     pub seed: u64,
@@ -197,8 +238,10 @@ pub const THICK_TORUS_RADIUS: f64 = 0.5;
 /// Makes the data set described by `spec`.
 pub fn generate(spec: &DatasetSpec) -> Result<Dataset> {
     check_points(Param::Points, spec.n, spec)?;
-    if spec.kind == DatasetKind::Iris {
-        return iris(spec.n);
+    match spec.kind {
+        DatasetKind::Iris => return iris(spec.n),
+        DatasetKind::Digits => return digits(spec.n),
+        _ => {}
     }
     let (dist, mut rng) = Distribution::draw(spec)?;
     let (n, d) = (spec.n, spec.dim);
@@ -233,7 +276,7 @@ fn check_points(flag: Param, count: usize, spec: &DatasetSpec) -> Result<()> {
     }
     let values = (count as u128) * (spec.dim as u128);
     let budget = crate::memory::default_budget_bytes();
-    if spec.kind != DatasetKind::Iris && values * 8 > budget {
+    if spec.kind.fixed_dim().is_none() && values * 8 > budget {
         return Err(Error::too_large(
             format!(
                 "the {} data set ({count} × {} inputs)",
@@ -270,17 +313,22 @@ pub struct GradientBound {
 }
 
 impl Distribution {
-    /// The distribution of `spec`'s data set (`spec.n` matters only for `iris`, whose test set
-    /// is the rows not used for training).
+    /// The distribution of `spec`'s data set (`spec.n` matters only for `iris` and `digits`,
+    /// whose test sets are the rows not used for training).
     pub fn new(spec: &DatasetSpec) -> Result<Self> {
-        if spec.kind == DatasetKind::Iris {
-            iris_split(spec.n)?;
-            return Ok(Distribution {
-                spec: *spec,
-                frame: Vec::new(),
-            });
+        match spec.kind {
+            DatasetKind::Iris => {
+                iris_split(spec.n)?;
+            }
+            DatasetKind::Digits => {
+                check_digits_n(spec.n)?;
+            }
+            _ => return Ok(Distribution::draw(spec)?.0),
         }
-        Ok(Distribution::draw(spec)?.0)
+        Ok(Distribution {
+            spec: *spec,
+            frame: Vec::new(),
+        })
     }
 
     /// The frame (or direction) and the data stream positioned after it.
@@ -313,7 +361,7 @@ impl Distribution {
                 need_dim(1)?;
                 (0..d).map(|_| rng.normal()).collect()
             }
-            DatasetKind::Iris => Vec::new(),
+            DatasetKind::Iris | DatasetKind::Digits => Vec::new(),
         };
         Ok((Distribution { spec: *spec, frame }, rng))
     }
@@ -366,16 +414,26 @@ impl Distribution {
                 }
                 self.target(x).unwrap_or(0.0)
             }
-            // invariant: iris never samples (its test set is the held-out rows)
-            DatasetKind::Iris => 0.0,
+            // invariant: the real sets never sample (their test sets are the held-out rows)
+            DatasetKind::Iris | DatasetKind::Digits => 0.0,
         }
     }
 
     /// A held-out test set of `count` points drawn i.i.d. from `μ` on the stream
     /// [`TEST_STREAM`] (independent of the training draws); for `iris`, every row not used for
-    /// training (`count` is then ignored).
+    /// training, for `digits` rows `1000..1797` (`count` is then ignored).
     pub fn test_set(&self, count: usize) -> Result<Dataset> {
         let spec = &self.spec;
+        if spec.kind == DatasetKind::Digits {
+            return digits_rows(
+                DIGITS_TRAIN_ROWS..DIGITS_ROWS,
+                format!(
+                    "digits held-out rows {DIGITS_TRAIN_ROWS}..{DIGITS_ROWS} ({} images, not in the n = {} training rows)",
+                    DIGITS_ROWS - DIGITS_TRAIN_ROWS,
+                    spec.n
+                ),
+            );
+        }
         if spec.kind == DatasetKind::Iris {
             let (_, held_out) = iris_split(spec.n)?;
             let rows = iris_standardised()?;
@@ -427,7 +485,7 @@ impl Distribution {
     }
 
     /// `f*(x)` for any `x ∈ R^d` (the polynomial extension `F(Qᵀx)` for the manifolds, see
-    /// the module docs); `None` for `iris` or a wrong length.
+    /// the module docs); `None` for `iris`, `digits` or a wrong length.
     pub fn target(&self, x: &[f64]) -> Option<f64> {
         if x.len() != self.spec.dim {
             return None;
@@ -449,12 +507,12 @@ impl Distribution {
                 let ux: f64 = self.frame.iter().zip(x).map(|(a, b)| a * b).sum();
                 Some((3.0 * ux).sin())
             }
-            DatasetKind::Iris => None,
+            DatasetKind::Iris | DatasetKind::Digits => None,
         }
     }
 
-    /// `∇f*(x)` into `out` (length `d`); `false` (and `out` untouched) for `iris` or wrong
-    /// lengths.
+    /// `∇f*(x)` into `out` (length `d`); `false` (and `out` untouched) for `iris`, `digits` or
+    /// wrong lengths.
     pub fn target_gradient(&self, x: &[f64], out: &mut [f64]) -> bool {
         let d = self.spec.dim;
         if x.len() != d || out.len() != d {
@@ -483,7 +541,7 @@ impl Distribution {
                 }
                 return true;
             }
-            DatasetKind::Iris => return false,
+            DatasetKind::Iris | DatasetKind::Digits => return false,
         };
         // ∇_x F(Qᵀx) = Q ∇F(q)
         let c = g.len();
@@ -493,7 +551,7 @@ impl Distribution {
         true
     }
 
-    /// Theorem 6's `M₂` (see the module docs); `None` for `iris`.
+    /// Theorem 6's `M₂` (see the module docs); `None` for `iris` and `digits`.
     pub fn gradient_bound(&self) -> Option<GradientBound> {
         let torus = |r: f64| 2.0 * r + (8.0f64 / 3.0).sqrt() * r * r;
         match self.spec.kind {
@@ -517,7 +575,7 @@ impl Distribution {
                 exact: true,
                 formula: "3‖u‖_2, attained where cos(3u·x) = ±1",
             }),
-            DatasetKind::Iris => None,
+            DatasetKind::Iris | DatasetKind::Digits => None,
         }
     }
 }
@@ -533,6 +591,112 @@ pub fn iris(n: usize) -> Result<Dataset> {
         y.push(rows[i][3]);
     }
     Dataset::new(format!("iris (n = {n} of {IRIS_ROWS})"), n, 3, x, y)
+}
+
+/// The `digits` training set: the first `n` of rows `0..1000` (`1 <= n <= 1000`), inputs
+/// `pixels / 16`, target `±1` for even/odd digits (see the module docs).
+pub fn digits(n: usize) -> Result<Dataset> {
+    check_digits_n(n)?;
+    digits_rows(
+        0..n,
+        format!("digits (n = {n}: rows 0..{n}; 8×8 pixels / 16, target +1 even, −1 odd)"),
+    )
+}
+
+fn check_digits_n(n: usize) -> Result<()> {
+    if n == 0 || n > DIGITS_TRAIN_ROWS {
+        return Err(Error::parameter(
+            Param::Points,
+            n,
+            format!("the digits data set trains on at most the first {DIGITS_TRAIN_ROWS} rows (the other {} are held out)", DIGITS_ROWS - DIGITS_TRAIN_ROWS),
+        ));
+    }
+    Ok(())
+}
+
+/// The digits rows `rows` as a data set (inputs scaled, targets ±1).
+fn digits_rows(rows: std::ops::Range<usize>, name: String) -> Result<Dataset> {
+    let (images, labels) = digits_raw()?;
+    let n = rows.len();
+    let mut x = Vec::with_capacity(n * DIGITS_PIXELS);
+    let mut y = Vec::with_capacity(n);
+    for i in rows {
+        x.extend(
+            images[i * DIGITS_PIXELS..(i + 1) * DIGITS_PIXELS]
+                .iter()
+                .map(|&p| f64::from(p) / f64::from(DIGITS_MAX_LEVEL)),
+        );
+        y.push(if labels[i] % 2 == 0 { 1.0 } else { -1.0 });
+    }
+    Dataset::new(name, n, DIGITS_PIXELS, x, y)
+}
+
+/// The embedded digits fixture, validated: the images (`1797 × 64` uint8, row-major, values
+/// `0..=16`) and the labels (`1797` uint8, values `0..=9`).
+pub fn digits_raw() -> Result<(&'static [u8], &'static [u8])> {
+    let images = npy_u8_payload(
+        DIGITS_IMAGES_NPY,
+        &format!("({DIGITS_ROWS}, {DIGITS_PIXELS})"),
+        DIGITS_ROWS * DIGITS_PIXELS,
+        "fixtures/digits/digits_images.npy",
+    )?;
+    let labels = npy_u8_payload(
+        DIGITS_LABELS_NPY,
+        &format!("({DIGITS_ROWS},)"),
+        DIGITS_ROWS,
+        "fixtures/digits/digits_labels.npy",
+    )?;
+    let bad = |path: &str, message: String| Error::Format {
+        path: path.into(),
+        message,
+    };
+    if let Some(p) = images.iter().position(|&v| v > DIGITS_MAX_LEVEL) {
+        return Err(bad(
+            "fixtures/digits/digits_images.npy",
+            format!("pixel value {} at index {p} exceeds 16", images[p]),
+        ));
+    }
+    if let Some(p) = labels.iter().position(|&v| v > 9) {
+        return Err(bad(
+            "fixtures/digits/digits_labels.npy",
+            format!("label {} at row {p} exceeds 9", labels[p]),
+        ));
+    }
+    Ok((images, labels))
+}
+
+/// The payload of a NumPy format 1.0 `.npy` file holding a C-order uint8 array of the given
+/// shape (as NumPy writes it, e.g. `"(1797, 64)"`), `len` bytes long.
+fn npy_u8_payload<'a>(bytes: &'a [u8], shape: &str, len: usize, path: &str) -> Result<&'a [u8]> {
+    let bad = |message: String| Error::Format {
+        path: path.into(),
+        message,
+    };
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" || bytes[6] != 1 {
+        return Err(bad("not a NumPy format 1.x file".into()));
+    }
+    let header_len = usize::from(u16::from_le_bytes([bytes[8], bytes[9]]));
+    let start = 10 + header_len;
+    let header = bytes
+        .get(10..start)
+        .and_then(|h| std::str::from_utf8(h).ok())
+        .ok_or_else(|| bad("truncated or non-text header".into()))?;
+    for want in [
+        "'descr': '|u1'".to_string(),
+        "'fortran_order': False".to_string(),
+        format!("'shape': {shape}"),
+    ] {
+        if !header.contains(&want) {
+            return Err(bad(format!("header {header:?} lacks {want}")));
+        }
+    }
+    if bytes.len() - start != len {
+        return Err(bad(format!(
+            "{} data bytes, expected {len}",
+            bytes.len() - start
+        )));
+    }
+    Ok(&bytes[start..])
 }
 
 /// The 150 rows with the three inputs standardised over all rows and the target centred.
@@ -908,6 +1072,184 @@ mod tests {
             assert_eq!(test.x_row(j), &rows[r][..3]);
             assert_eq!(test.y[j], rows[r][3]);
         }
+    }
+
+    /// SHA-256 (FIPS 180-4), for the fixture checksums; checked on the FIPS 180-2 example
+    /// vectors (values as printed by Python's `hashlib`) below.
+    fn sha256(data: &[u8]) -> String {
+        const K: [u32; 64] = [
+            0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+            0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+            0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+            0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+            0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+            0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+            0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+            0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+            0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+            0xc67178f2,
+        ];
+        let mut h: [u32; 8] = [
+            0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
+            0x5be0cd19,
+        ];
+        let mut msg = data.to_vec();
+        msg.push(0x80);
+        while msg.len() % 64 != 56 {
+            msg.push(0);
+        }
+        msg.extend_from_slice(&((data.len() as u64) * 8).to_be_bytes());
+        for chunk in msg.chunks(64) {
+            let mut w = [0u32; 64];
+            for t in 0..16 {
+                w[t] = u32::from_be_bytes([
+                    chunk[4 * t],
+                    chunk[4 * t + 1],
+                    chunk[4 * t + 2],
+                    chunk[4 * t + 3],
+                ]);
+            }
+            for t in 16..64 {
+                let s0 = w[t - 15].rotate_right(7) ^ w[t - 15].rotate_right(18) ^ (w[t - 15] >> 3);
+                let s1 = w[t - 2].rotate_right(17) ^ w[t - 2].rotate_right(19) ^ (w[t - 2] >> 10);
+                w[t] = w[t - 16]
+                    .wrapping_add(s0)
+                    .wrapping_add(w[t - 7])
+                    .wrapping_add(s1);
+            }
+            let mut v = h;
+            for t in 0..64 {
+                let s1 = v[4].rotate_right(6) ^ v[4].rotate_right(11) ^ v[4].rotate_right(25);
+                let ch = (v[4] & v[5]) ^ (!v[4] & v[6]);
+                let t1 = v[7]
+                    .wrapping_add(s1)
+                    .wrapping_add(ch)
+                    .wrapping_add(K[t])
+                    .wrapping_add(w[t]);
+                let s0 = v[0].rotate_right(2) ^ v[0].rotate_right(13) ^ v[0].rotate_right(22);
+                let maj = (v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]);
+                let t2 = s0.wrapping_add(maj);
+                v = [
+                    t1.wrapping_add(t2),
+                    v[0],
+                    v[1],
+                    v[2],
+                    v[3].wrapping_add(t1),
+                    v[4],
+                    v[5],
+                    v[6],
+                ];
+            }
+            for (a, b) in h.iter_mut().zip(v) {
+                *a = a.wrapping_add(b);
+            }
+        }
+        h.iter().map(|x| format!("{x:08x}")).collect()
+    }
+
+    #[test]
+    fn sha256_standard_vectors() {
+        assert_eq!(
+            sha256(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(
+            sha256(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(
+            sha256(b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
+        );
+    }
+
+    #[test]
+    fn digits_fixture_checksums_match_its_readme() {
+        // the sha256 recorded in fixtures/digits/SHA256SUMS by make_digits.py
+        let sums = include_str!("../../fixtures/digits/SHA256SUMS");
+        for (bytes, name) in [
+            (DIGITS_IMAGES_NPY, "digits_images.npy"),
+            (DIGITS_LABELS_NPY, "digits_labels.npy"),
+        ] {
+            let line = format!("{}  {name}", sha256(bytes));
+            assert!(sums.lines().any(|l| l == line), "{line} not in {sums}");
+        }
+        assert_eq!(
+            sha256(DIGITS_IMAGES_NPY),
+            "06622382efae4888481a982e2eb3ac77ac3e5b64ef0da69168b7943041fbebe0"
+        );
+        assert_eq!(
+            sha256(DIGITS_LABELS_NPY),
+            "03ec0343bca84958ae3df825f252a3680415fa07fccb1ed1125ed521c13169e5"
+        );
+    }
+
+    #[test]
+    fn digits_shape_labels_and_pixels() {
+        let (images, labels) = digits_raw().unwrap();
+        assert_eq!(images.len(), 1797 * 64);
+        assert_eq!(labels.len(), 1797);
+        let mut counts = [0usize; 10];
+        for &l in labels {
+            counts[usize::from(l)] += 1;
+        }
+        // scikit-learn's digits: 178, 182, 177, 183, 181, 182, 181, 179, 174, 180
+        assert_eq!(counts, [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]);
+        // the first image of the CSV: 0,0,5,13,9,1,0,0,0,0,13,15,10,15,5,0,… label 0
+        assert_eq!(&images[..16], &[0, 0, 5, 13, 9, 1, 0, 0, 0, 0, 13, 15, 10, 15, 5, 0]);
+        assert_eq!(labels[..5], [0, 1, 2, 3, 4]);
+        let total: u64 = images.iter().map(|&v| u64::from(v)).sum();
+        assert_eq!(total, 561_718);
+        assert_eq!(images.iter().copied().max(), Some(16));
+        assert_eq!(images.iter().copied().min(), Some(0));
+    }
+
+    #[test]
+    fn digits_scaling_targets_and_split() {
+        let (images, labels) = digits_raw().unwrap();
+        let train = generate(&spec(DatasetKind::Digits, 1000, 0)).unwrap();
+        assert_eq!((train.n, train.d), (1000, 64));
+        for i in 0..train.n {
+            for j in 0..64 {
+                assert_eq!(train.x_row(i)[j] * 16.0, f64::from(images[i * 64 + j]));
+            }
+            let even = labels[i] % 2 == 0;
+            assert_eq!(train.y[i], if even { 1.0 } else { -1.0 });
+        }
+        assert!(train.x.iter().all(|&v| (0.0..=1.0).contains(&v)));
+        assert_eq!(train.y.iter().filter(|&&v| v == 1.0).count(), 496);
+        let pixels: f64 = train.x.iter().sum();
+        assert_eq!(pixels * 16.0, 314_334.0);
+        // a smaller n is a prefix; the test set is rows 1000..1797 whatever n is
+        let small = digits(50).unwrap();
+        assert_eq!(small.x[..], train.x[..50 * 64]);
+        let test = Distribution::new(&spec(DatasetKind::Digits, 50, 0))
+            .unwrap()
+            .test_set(3)
+            .unwrap();
+        assert_eq!((test.n, test.d), (797, 64));
+        assert_eq!(test.y.iter().filter(|&&v| v == 1.0).count(), 395);
+        assert_eq!(test.x[0] * 16.0, f64::from(images[1000 * 64]));
+        assert_eq!(test.x_row(796)[63] * 16.0, f64::from(images[1797 * 64 - 1]));
+        assert!(digits(0).is_err());
+        assert!(digits(1001).is_err());
+        assert!(Distribution::new(&spec(DatasetKind::Digits, 1001, 0)).is_err());
+        assert_eq!(DatasetKind::Digits.fixed_dim(), Some(64));
+        assert_eq!("digits".parse::<DatasetKind>(), Ok(DatasetKind::Digits));
+    }
+
+    #[test]
+    fn npy_header_checks() {
+        let good = DIGITS_LABELS_NPY;
+        assert!(npy_u8_payload(good, "(1797,)", 1797, "l").is_ok());
+        assert!(npy_u8_payload(good, "(1796,)", 1797, "l").is_err());
+        assert!(npy_u8_payload(good, "(1797,)", 1796, "l").is_err());
+        assert!(npy_u8_payload(&good[..100], "(1797,)", 1797, "l").is_err());
+        let mut f8 = good.to_vec();
+        let p = f8.windows(3).position(|w| w == b"|u1").unwrap();
+        f8[p..p + 3].copy_from_slice(b"<f8");
+        assert!(npy_u8_payload(&f8, "(1797,)", 1797, "l").is_err());
+        assert!(npy_u8_payload(b"PK\x03\x04 not npy", "(1,)", 1, "l").is_err());
     }
 
     #[test]

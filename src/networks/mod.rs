@@ -5,6 +5,7 @@
 //! | module | concept |
 //! |---|---|
 //! | [`network`], [`activation`] | fully connected networks, exact backprop (eq. 1, 6) |
+//! | [`batch`] | the same passes over a batch as GEMMs: the SGD step, the loss, `g_W`/`g_x` |
 //! | [`datasets`] | built-in regression data (manifolds in `R^d`, Iris) |
 //! | [`training`] | SGD of eq. (7) to an interpolation solution |
 //! | [`export`] | the export folder of a trained network (`grads.npy`, `meta.json`, …) |
@@ -15,6 +16,7 @@
 //! | [`pipeline`] | training with its export metadata, the `simulate` report, the demo |
 
 pub mod activation;
+pub mod batch;
 pub mod datasets;
 pub mod export;
 pub mod matrix_norm;

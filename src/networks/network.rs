@@ -122,7 +122,7 @@ impl Architecture {
 
     /// Offsets of each layer's weight matrix and bias in the flat parameter vector:
     /// `(weight_offset, bias_offset, rows, cols)` for `l = 1..L`, then the output layer.
-    fn layout(&self) -> Vec<(usize, usize, usize, usize)> {
+    pub(crate) fn layout(&self) -> Vec<(usize, usize, usize, usize)> {
         let mut out = Vec::with_capacity(self.hidden.len() + 1);
         let mut prev = self.input_dim;
         let mut off = 0;

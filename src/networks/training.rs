@@ -19,6 +19,7 @@
 use crate::error::{Error, Param, Result};
 use crate::networks::datasets::Dataset;
 use crate::networks::matrix_norm::spectral_norm;
+use crate::networks::batch::BatchWorkspace;
 use crate::networks::network::{Mlp, Workspace};
 use crate::progress::Progress;
 use crate::random::SplitMix64;
@@ -190,8 +191,59 @@ pub fn check_gradient_memory(n: usize, w: usize) -> Result<()> {
     Ok(())
 }
 
+/// Inputs per block when the full training loss is evaluated (batched forward passes).
+const LOSS_BLOCK: usize = 256;
+
+/// The buffers of SGD steps (eq. 7) with one batch size, reused from step to step.
+#[derive(Debug, Clone)]
+pub struct SgdStep {
+    ws: BatchWorkspace,
+    grad: Vec<f64>,
+    residual: Vec<f64>,
+}
+
+impl SgdStep {
+    /// Buffers for steps of `net` with batches of up to `batch` inputs (and the full loss in
+    /// blocks of up to 256 inputs).
+    pub fn new(net: &Mlp, batch: usize) -> Self {
+        SgdStep {
+            ws: BatchWorkspace::new(net, batch.max(LOSS_BLOCK)),
+            grad: vec![0.0; net.parameter_count()],
+            residual: vec![0.0; batch],
+        }
+    }
+
+    /// One step `W ← W − (η/B) Σ_{i ∈ batch} (f(x_i, W) − y_i) ∇_W f(x_i, W)` with `B =
+    /// batch.len()` (row indices into `data`), as one batched forward and backward pass
+    /// ([`crate::networks::batch`]).
+    ///
+    /// # Panics
+    /// If `batch` is longer than the batch size given to [`SgdStep::new`].
+    pub fn step(&mut self, net: &mut Mlp, data: &Dataset, batch: &[usize], lr: f64) {
+        let b = batch.len();
+        net.gather_batch(&data.x, batch, &mut self.ws);
+        let f = net.forward_batch(b, &mut self.ws);
+        for ((r, fi), &i) in self.residual[..b].iter_mut().zip(f).zip(batch) {
+            *r = fi - data.y[i];
+        }
+        net.backward_batch(b, &self.residual[..b], &mut self.ws, &mut self.grad);
+        let step = lr / b as f64;
+        for (p, g) in net.params_mut().iter_mut().zip(&self.grad) {
+            *p -= step * g;
+        }
+    }
+
+    /// The full training loss `(1/2n) Σ_i (f(x_i, W) − y_i)²`, batched.
+    pub fn loss(&mut self, net: &Mlp, data: &Dataset) -> f64 {
+        net.loss_batched(&data.x, &data.y, &mut self.ws)
+    }
+}
+
 /// Runs SGD (eq. 7) on `net` in place until interpolation, divergence or the iteration limit.
 ///
+/// Each step is one batched forward and backward pass over the `B` drawn inputs as matrix
+/// products ([`crate::networks::batch`], single-threaded, so the result does not depend on the
+/// number of threads); the training loss is evaluated the same way in blocks.
 /// `progress` receives one step per 1000 iterations.
 pub fn train(
     net: &mut Mlp,
@@ -215,10 +267,8 @@ pub fn train(
     let mut rng = SplitMix64::derive(opts.seed, 0x0053_4744);
     let mut scratch: Vec<usize> = (0..n).collect();
     let mut batch = vec![0usize; b];
-    let mut grad = vec![0.0; net.parameter_count()];
-    let mut ws = Workspace::new(net.architecture());
+    let mut stepper = SgdStep::new(net, b);
     let check_every = n.div_ceil(b);
-    let step = opts.lr / b as f64;
     let mut checkpoints = Vec::new();
     let mut next_cp = {
         let mut c = opts.checkpoints.clone();
@@ -226,7 +276,7 @@ pub fn train(
         c.dedup();
         c.into_iter().peekable()
     };
-    let initial_loss = loss(net, data);
+    let initial_loss = stepper.loss(net, data);
     let mut current: f64;
     let mut t = 0usize;
     progress.begin("train", opts.max_iterations.div_ceil(1000) as u64);
@@ -235,12 +285,12 @@ pub fn train(
             next_cp.next();
             checkpoints.push(Checkpoint {
                 iteration: t,
-                loss: loss(net, data),
+                loss: stepper.loss(net, data),
                 w1_spectral_norm: w1_spectral_norm(net),
             });
         }
         if t % check_every == 0 {
-            current = loss(net, data);
+            current = stepper.loss(net, data);
             if !current.is_finite() || current > opts.divergence_loss {
                 break Stop::Diverged;
             }
@@ -249,7 +299,7 @@ pub fn train(
             }
         }
         if t >= opts.max_iterations {
-            current = loss(net, data);
+            current = stepper.loss(net, data);
             break if current < opts.loss_threshold {
                 Stop::Interpolated
             } else {
@@ -257,15 +307,7 @@ pub fn train(
             };
         }
         rng.subset(&mut scratch, &mut batch);
-        grad.iter_mut().for_each(|g| *g = 0.0);
-        for &i in &batch {
-            let xi = data.x_row(i);
-            let r = net.forward(xi, &mut ws) - data.y[i];
-            net.backward(xi, &mut ws, &mut grad, r, true);
-        }
-        for (p, g) in net.params_mut().iter_mut().zip(&grad) {
-            *p -= step * g;
-        }
+        stepper.step(net, data, &batch, opts.lr);
         t += 1;
         if t % 1000 == 0 {
             progress.advance(1, "");
@@ -328,7 +370,8 @@ mod tests {
         for (a, b) in net.params().iter().zip(&expected) {
             assert!((a - b).abs() < 1e-15);
         }
-        assert!((run.final_loss - loss(&net, &ds)).abs() == 0.0);
+        let l = loss(&net, &ds);
+        assert!((run.final_loss - l).abs() <= 1e-14 * l, "{} vs {l}", run.final_loss);
     }
 
     #[test]
