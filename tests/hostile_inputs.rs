@@ -471,7 +471,27 @@ fn a_small_file_asking_for_a_huge_allocation_is_refused() {
         ],
         &[("SGDSTAB_MEMORY_BYTES", "100000000")],
     );
-    assert_refused(&o, &["memory budget"]);
+    assert_refused(&o, &["--order = 32", "orders above 20"]);
+    // the largest order allowed: its blocks' estimates (with the closed form's tables) fit
+    assert_eq!(
+        sgdstab::memory::dense_block(3, 20),
+        464_522_960,
+        "4·231²·8 + Σ_(s<20) (p(s) + 3)·C(s+2, 2)²·8"
+    );
+    let o = run(
+        &[
+            "analyze",
+            s(&tiny),
+            "--lr",
+            "0.1",
+            "--batch",
+            "2",
+            "--order",
+            "32",
+        ],
+        &[],
+    );
+    assert_refused(&o, &["--order = 32", "orders above 20"]);
     // an NPZ of float16 whose inflated bytes fit but whose float64 values do not
     use std::io::Write;
     let mut member = sgdstab::io::npy::to_bytes(&[1000, 100], &vec![0.0; 100_000]);
@@ -549,8 +569,11 @@ fn unbounded_work_is_refused_naming_the_flag() {
         &[],
     );
     assert_refused(&o, &["--paths = 18446744073709551615"]);
+    // within the order cap, but Sym^19(R^5) has D = 8855 > 8000: verify's own bound
+    let o = run(&["verify", "--orders", "19", "--cases", "1"], &[]);
+    assert_refused(&o, &["--order = 19", "D = "]);
     let o = run(&["verify", "--orders", "32", "--cases", "1"], &[]);
-    assert_refused(&o, &["--order = 32", "D = "]);
+    assert_refused(&o, &["--order = 32", "orders above 20"]);
 }
 
 #[test]

@@ -223,7 +223,7 @@ pub fn check_lr(lr: f64) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Checks the orders before any work: not empty, every `1 <= k <= 32`.
+/// Checks the orders before any work: not empty, every `1 <= k <= MAX_ORDER` (20).
 pub fn check_orders(orders: &[usize]) -> anyhow::Result<()> {
     if let Some(&k) = orders.iter().find(|&&k| k == 0) {
         anyhow::bail!(Error::parameter(Param::Orders, k, "orders start at k = 1"));

@@ -148,7 +148,13 @@ impl Mlp {
     /// After [`Mlp::forward_batch`] on the same `b` inputs: every `Δ_l` for the weights `r`
     /// (length `b`), left in the workspace, and, when `grad` is given (length `w`),
     /// `Σ_i r_i ∇_W f(x_i, W)` written into it (overwriting) in the flattening order.
-    fn backward_deltas(&self, b: usize, r: &[f64], ws: &mut BatchWorkspace, grad: Option<&mut [f64]>) {
+    fn backward_deltas(
+        &self,
+        b: usize,
+        r: &[f64],
+        ws: &mut BatchWorkspace,
+        grad: Option<&mut [f64]>,
+    ) {
         let arch = self.architecture();
         let layout = arch.layout();
         let act = arch.activation;
@@ -358,7 +364,9 @@ mod tests {
             assert!((bx - gx).abs() <= 1e-12 * gx, "{bx} vs {gx}");
             // the loss in blocks against the one-at-a-time loss
             let y: Vec<f64> = (0..b).map(|_| rng.normal()).collect();
-            let data = crate::networks::datasets::Dataset::new("t".into(), b, d, x.clone(), y.clone()).unwrap();
+            let data =
+                crate::networks::datasets::Dataset::new("t".into(), b, d, x.clone(), y.clone())
+                    .unwrap();
             let l0 = crate::networks::training::loss(&net, &data);
             let l1 = net.loss_batched(&x, &y, &mut small);
             assert!((l0 - l1).abs() <= 1e-13 * l0, "{l0} vs {l1}");

@@ -1196,7 +1196,10 @@ mod tests {
         // scikit-learn's digits: 178, 182, 177, 183, 181, 182, 181, 179, 174, 180
         assert_eq!(counts, [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]);
         // the first image of the CSV: 0,0,5,13,9,1,0,0,0,0,13,15,10,15,5,0,… label 0
-        assert_eq!(&images[..16], &[0, 0, 5, 13, 9, 1, 0, 0, 0, 0, 13, 15, 10, 15, 5, 0]);
+        assert_eq!(
+            &images[..16],
+            &[0, 0, 5, 13, 9, 1, 0, 0, 0, 0, 13, 15, 10, 15, 5, 0]
+        );
         assert_eq!(labels[..5], [0, 1, 2, 3, 4]);
         let total: u64 = images.iter().map(|&v| u64::from(v)).sum();
         assert_eq!(total, 561_718);

@@ -17,9 +17,9 @@
 //! `divergence_loss` or stops being finite (η is above the edge of stability).
 
 use crate::error::{Error, Param, Result};
+use crate::networks::batch::BatchWorkspace;
 use crate::networks::datasets::Dataset;
 use crate::networks::matrix_norm::spectral_norm;
-use crate::networks::batch::BatchWorkspace;
 use crate::networks::network::{Mlp, Workspace};
 use crate::progress::Progress;
 use crate::random::SplitMix64;
@@ -371,7 +371,11 @@ mod tests {
             assert!((a - b).abs() < 1e-15);
         }
         let l = loss(&net, &ds);
-        assert!((run.final_loss - l).abs() <= 1e-14 * l, "{} vs {l}", run.final_loss);
+        assert!(
+            (run.final_loss - l).abs() <= 1e-14 * l,
+            "{} vs {l}",
+            run.final_loss
+        );
     }
 
     #[test]
