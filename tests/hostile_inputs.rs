@@ -721,6 +721,33 @@ fn overflowing_and_underflowing_gradients_are_refused_naming_the_input() {
             assert_refused(&o, &[name, "too small for floating point"]);
         }
     }
+    // a streamed .npy (read per column block, never held whole) is checked alike
+    for (name, values) in [
+        ("huge.npy", [1.0, 2.0, 1e300, 1.0, 3.0, 4.0]),
+        ("tiny.npy", [1e-200, 2e-200, 3e-200, 1e-200, 2e-200, 1e-200]),
+    ] {
+        let bytes = sgdstab::io::npy::to_bytes(&[3, 2], &values);
+        let f = write(dir.path(), name, &bytes);
+        let o = run(
+            &[
+                "analyze",
+                s(&f),
+                "--lr",
+                "0.1",
+                "--batch",
+                "1",
+                "--stream",
+                "always",
+            ],
+            &[],
+        );
+        let what = if values[2] > 1.0 {
+            "too large"
+        } else {
+            "too small"
+        };
+        assert_refused(&o, &[name, what, "for floating point"]);
+    }
     // the recipe in the message is exact: the rescaled input gives the original's verdicts
     // (T_k depends on η·a_i a_iᵀ only): 1e-200 · 2^664 ≈ 1.2, η · 2^-1328
     let g = small_grads(dir.path());

@@ -26,6 +26,8 @@ pub struct StreamedGram {
     pub power: PowerSums,
     /// Columns per block used.
     pub block_columns: usize,
+    /// `max |a_ij|` over the whole matrix (the scale check of over- and underflow).
+    pub largest_abs: f64,
 }
 
 /// Default block width: about 64 MiB of `f64` per block.
@@ -186,12 +188,14 @@ pub fn stream_gram(
     let mut best: Vec<(f64, usize)> = vec![(f64::NEG_INFINITY, 0); orders.len()];
     // per order, per row: scaled 2k-power sums (max |a|, Σ (|a|/max)^{2k})
     let mut rows: Vec<Vec<(f64, f64)>> = vec![vec![(0.0, 0.0); n]; orders.len()];
+    let mut largest_abs = 0.0f64;
     let par = crate::parallel::faer_par();
     for _ in 0..nblocks {
         let (j0, block) = rx
             .recv()
             .map_err(|_| fmt_err("the reader stopped unexpectedly".into()))??;
         let cols = block.len() / n;
+        largest_abs = block.iter().fold(largest_abs, |m, x| m.max(x.abs()));
         let bm = faer::MatRef::from_column_major_slice(&block, n, cols);
         let gm = faer::MatMut::from_column_major_slice_mut(&mut gram, n, n);
         faer::linalg::matmul::matmul(gm, faer::Accum::Add, bm, bm.transpose(), 1.0, par);
@@ -241,6 +245,7 @@ pub fn stream_gram(
             row_norms,
         },
         block_columns: bw,
+        largest_abs,
     })
 }
 

@@ -221,9 +221,17 @@ impl Problem {
             .or_else(|| Some(path.display().to_string()));
         if opts.key.is_none() && crate::io::stream::should_stream(path, opts.stream)? {
             hooks.checkpoint()?;
-            let streamed =
-                crate::io::stream::stream_gram(path, &opts.stat_orders(), None, hooks.progress)?;
+            let orders = opts.stat_orders();
+            let streamed = crate::io::stream::stream_gram(path, &orders, None, hooks.progress)?;
             hooks.checkpoint()?;
+            // the same over/underflow check as the in-memory paths (before the Gram is used)
+            check_scale(
+                streamed.largest_abs,
+                streamed.n,
+                streamed.w,
+                orders.iter().copied().max().unwrap_or(1),
+                &path.display().to_string(),
+            )?;
             let prep = Prepared::from_streamed(streamed, opts.rank_tolerance)?;
             return Ok(Self::assemble(prep, opts, input, None));
         }
