@@ -32,6 +32,18 @@
 //!
 //! Solver workspaces are estimated next to their solvers (`crate::engine`) and checked against
 //! the same budget by the planner.
+//!
+//! # The matrix-product kernel's per-thread buffer
+//!
+//! faer's x86 matrix-product kernel keeps, in each thread that runs a product, one packing buffer
+//! of twice the last-level cache (as the kernel sizes it: `2 × L3 / (CPUs sharing it) × cores`,
+//! 520 MiB on a 2-core machine reporting a 260 MiB L3) for the life of the thread. It is address
+//! space, not resident memory: only the pages a product packs into are touched (a few MB for the
+//! products here). So the estimates above leave it out and [`default_budget_bytes`] ignores it
+//! against `MemAvailable` and the cgroup, but subtracts it, for every thread that may run a
+//! product ([`gemm_reserve_bytes`]), from the `RLIMIT_AS` headroom, where reserved address space
+//! is what counts. `tests/memory_peak.rs` measures each path twice: the first run may add these
+//! buffers, the second must stay below the estimate alone.
 
 use crate::engine::combinatorics::sym_dim;
 use crate::error::{Error, Param, Result};
@@ -52,7 +64,7 @@ pub fn default_budget_bytes() -> u128 {
     }
     [
         available_bytes().map(|b| b / 5 * 4),
-        rlimit_headroom(),
+        rlimit_headroom().map(|h| h.saturating_sub(gemm_reserve_bytes())),
         cgroup_headroom(Path::new("/"), None),
     ]
     .into_iter()
@@ -75,6 +87,71 @@ pub fn rlimit_headroom() -> Option<u128> {
     let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     rlimit_headroom_from(&limits, &status)
+}
+
+/// Address space the x86 matrix-product kernel reserves in one thread that runs a product (module
+/// documentation): `2 × L3 / (CPUs sharing it) × cores`, the L3 read from
+/// `/sys/devices/system/cpu/cpu0/cache`; 0 on other architectures or when it cannot be read.
+pub fn gemm_thread_reserve_bytes() -> u128 {
+    if !cfg!(target_arch = "x86_64") {
+        return 0;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get()) as u128;
+    let dir = Path::new("/sys/devices/system/cpu/cpu0/cache");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+    let mut best = 0u128;
+    for e in entries.flatten() {
+        let d = e.path();
+        if read(&d.join("level")).trim() != "3" {
+            continue;
+        }
+        let Some(bytes) = parse_cache_size(read(&d.join("size")).trim()) else {
+            continue;
+        };
+        let shared = cpu_list_len(read(&d.join("shared_cpu_list")).trim()).max(1) as u128;
+        best = best.max(2 * bytes / shared * cores);
+    }
+    best
+}
+
+/// [`gemm_thread_reserve_bytes`] for every thread that may run a product: the rayon pool and the
+/// calling thread.
+pub fn gemm_reserve_bytes() -> u128 {
+    gemm_thread_reserve_bytes().saturating_mul(rayon::current_num_threads() as u128 + 1)
+}
+
+/// `266240K` → bytes (sysfs cache sizes: a number with an optional `K`, `M` or `G`).
+fn parse_cache_size(s: &str) -> Option<u128> {
+    let (num, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => (&s[..i], s[i..].trim()),
+        None => (s, ""),
+    };
+    let v: u128 = num.parse().ok()?;
+    let scale = match unit {
+        "" => 1,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        _ => return None,
+    };
+    Some(v * scale)
+}
+
+/// The number of CPUs in a sysfs CPU list such as `0-3,8,10-11`.
+fn cpu_list_len(s: &str) -> usize {
+    s.split(',')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('-') {
+            Some((a, b)) => match (a.parse::<usize>(), b.parse::<usize>()) {
+                (Ok(a), Ok(b)) if b >= a => b - a + 1,
+                _ => 0,
+            },
+            None => usize::from(p.parse::<usize>().is_ok()),
+        })
+        .sum()
 }
 
 /// [`rlimit_headroom`] from the texts of `/proc/self/limits` and `/proc/self/status`.
@@ -250,6 +327,19 @@ pub fn companion(rows: u128) -> u128 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sysfs_cache_sizes_and_cpu_lists_parse() {
+        assert_eq!(parse_cache_size("266240K"), Some(266240 << 10));
+        assert_eq!(parse_cache_size("32M"), Some(32 << 20));
+        assert_eq!(parse_cache_size("512"), Some(512));
+        assert_eq!(parse_cache_size("12Q"), None);
+        assert_eq!(parse_cache_size(""), None);
+        assert_eq!(cpu_list_len("0-1"), 2);
+        assert_eq!(cpu_list_len("0-3,8,10-11"), 7);
+        assert_eq!(cpu_list_len("5"), 1);
+        assert_eq!(cpu_list_len(""), 0);
+    }
 
     #[test]
     fn rlimits_are_read_from_proc() {

@@ -47,8 +47,34 @@ static GLOBAL: Counting = Counting;
 /// One measurement at a time (the test harness runs tests on several threads).
 static SERIAL: Mutex<()> = Mutex::new(());
 
-/// Bytes allocated above the live bytes at the start, at the peak of `f`.
+/// One matrix product on every thread of the rayon pool and on the calling thread, so that the
+/// product kernel's per-thread packing buffer (address space kept for the life of the thread,
+/// `sgdstab::memory::gemm_thread_reserve_bytes`, not part of the per-path estimates) exists
+/// before a measurement starts. Returns the bytes it allocated (0 once every buffer exists).
+fn warm_gemm() -> u128 {
+    fn product() {
+        let a = faer::Mat::<f64>::from_fn(256, 256, |i, j| (i + 2 * j) as f64);
+        let mut c = faer::Mat::<f64>::zeros(256, 256);
+        faer::linalg::matmul::matmul(
+            &mut c,
+            faer::Accum::Replace,
+            &a,
+            a.transpose(),
+            1.0,
+            faer::Par::Seq,
+        );
+        std::hint::black_box(&c);
+    }
+    let base = LIVE.load(Ordering::SeqCst);
+    PEAK.store(base, Ordering::SeqCst);
+    rayon::broadcast(|_| product());
+    product();
+    (PEAK.load(Ordering::SeqCst).saturating_sub(base)) as u128
+}
+
+/// Bytes allocated above the live bytes at the start, at the peak of `f` (after [`warm_gemm`]).
 fn peak_of<T>(f: impl FnOnce() -> T) -> (T, u128) {
+    warm_gemm();
     let base = LIVE.load(Ordering::SeqCst);
     PEAK.store(base, Ordering::SeqCst);
     let v = f();
@@ -76,6 +102,21 @@ fn assert_below(what: &str, measured: u128, estimate: u128) {
         measured <= estimate,
         "{what}: measured peak {measured} bytes above the estimate {estimate}"
     );
+}
+
+/// The product kernel's per-thread buffers stay within what the budget subtracts from the
+/// `RLIMIT_AS` headroom for them, and a second warm-up allocates nothing.
+#[test]
+fn the_product_kernels_thread_buffers_are_within_their_estimate() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let first = warm_gemm();
+    eprintln!(
+        "product kernel buffers: {first} bytes, estimate {} per thread, {} in all",
+        sgdstab::memory::gemm_thread_reserve_bytes(),
+        sgdstab::memory::gemm_reserve_bytes()
+    );
+    assert!(first <= sgdstab::memory::gemm_reserve_bytes() + (4 << 20));
+    assert!(warm_gemm() <= 4 << 20);
 }
 
 #[test]
