@@ -101,13 +101,16 @@ pub(crate) const CHUNKS: usize = 16;
 /// partial sum of length `d` per work item (the shape `∅`, [`CHUNKS`] for the single parts and
 /// [`CHUNKS`] per shape with several parts), the monomial copy of the input, and the output.
 pub fn product_bytes(j: usize, d: u128) -> u128 {
+    // (the GEMM path of the single parts adds four matrices of at most GEMM_ENTRIES doubles)
     let multi = (4..=j)
         .flat_map(partitions)
         .filter(|mu| mu.len() >= 2 && mu.iter().all(|&p| p >= 2))
         .count();
     let single = if j >= 2 { CHUNKS } else { 0 };
     let items = 1 + single + CHUNKS * multi + 2;
-    d.saturating_mul(items as u128).saturating_mul(8)
+    d.saturating_mul(items as u128)
+        .saturating_mul(8)
+        .saturating_add(if j >= 2 { 4 * 8 * GEMM_ENTRIES as u128 } else { 0 })
 }
 
 /// Entries per parallel work item of the element-wise loops (fixed: results do not depend on
@@ -552,6 +555,108 @@ impl MatrixFreeMoment {
     }
 }
 
+/// Largest `D_{k−1} · max(n, r)` for which the single-part shapes go through GEMMs
+/// ([`MatrixFreeMoment::single_parts_gemm`]): four such matrices (128 MiB each at the limit).
+const GEMM_ENTRIES: usize = 1 << 24;
+
+impl MatrixFreeMoment {
+    /// Whether the single-part shapes are applied by [`MatrixFreeMoment::single_parts_gemm`].
+    fn gemm_singles(&self) -> bool {
+        self.k >= 2
+            && self.shapes.iter().any(|sh| sh.parts.len() == 1)
+            && self
+                .alg
+                .basis(self.k - 1)
+                .dim()
+                .saturating_mul(self.n.max(self.r))
+                <= GEMM_ENTRIES
+    }
+
+    /// [`MatrixFreeMoment::single_parts`] for all samples at once, with the two passes that touch
+    /// degree `k` done as matrix products: the first derivatives of every sample are
+    /// `G Bᵀ` (`G[β, a] = (β_a + 1) p[β + e_a]`, `β` of degree `k − 1`), and the last
+    /// multiplications `Σ_i (b_i·x) acc_i` are `out[α] = Σ_{α = ρ + e_a} (Acc B)[ρ, a]`. The
+    /// passes at degree `< k − 1` stay per sample (each writes its own column). Added to `out`.
+    fn single_parts_gemm(&self, p: &[f64], out: &mut [f64]) {
+        let (k, n, r) = (self.k, self.n, self.r);
+        let st = self.steps[k]
+            .as_ref()
+            .expect("degree step exists for 1 <= d <= k"); // invariant
+        let lower = self.alg.basis(k - 1).dim();
+        let par = crate::parallel::faer_par();
+        let mut g = vec![0.0; lower * r];
+        g.par_chunks_mut(LANE).enumerate().for_each(|(c, o)| {
+            for (t, v) in o.iter_mut().enumerate() {
+                let i = c * LANE + t;
+                *v = st.weight[i] * p[st.add[i] as usize];
+            }
+        });
+        let bm = faer::MatRef::from_row_major_slice(&self.coords, n, r);
+        let gm = faer::MatRef::from_row_major_slice(&g, lower, r);
+        let mut d1 = vec![0.0; lower * n];
+        {
+            let dm = faer::MatMut::from_column_major_slice_mut(&mut d1, lower, n);
+            faer::linalg::matmul::matmul(dm, faer::Accum::Replace, gm, bm.transpose(), 1.0, par);
+        }
+        drop(g);
+        let mut by_len: Vec<Option<&[f64]>> = vec![None; k + 1];
+        for sh in &self.shapes {
+            if let [l] = sh.parts[..] {
+                by_len[l] = Some(&sh.diag);
+            }
+        }
+        let top = (0..=k).rev().find(|&l| by_len[l].is_some()).unwrap_or(0);
+        // per sample: the Horner chain below degree k − 1, into column i of `acc`
+        let mut acc = vec![0.0; lower * n];
+        acc.par_chunks_mut(lower)
+            .zip(d1.par_chunks(lower))
+            .enumerate()
+            .for_each(|(i, (col, first))| {
+                let b = &self.coords[i * r..(i + 1) * r];
+                let mut ds: Vec<Vec<f64>> = vec![Vec::new(); top + 1];
+                ds[1] = first.to_vec();
+                for t in 2..=top {
+                    let (prev, cur) = ds.split_at_mut(t);
+                    self.derive(k - t + 1, b, &prev[t - 1], &mut cur[0]);
+                }
+                let mut a = vec![0.0; ds[top].len()];
+                let mut up = Vec::new();
+                for t in (1..=top).rev() {
+                    if t < top {
+                        up.clear();
+                        up.resize(self.alg.basis(k - t).dim(), 0.0);
+                        self.multiply_add(k - t, b, &a, &mut up);
+                        std::mem::swap(&mut a, &mut up);
+                    }
+                    if let Some(diag) = by_len[t] {
+                        for ((x, &d), &w) in a.iter_mut().zip(&ds[t]).zip(diag) {
+                            *x += w * d;
+                        }
+                    }
+                }
+                col.copy_from_slice(&a);
+            });
+        drop(d1);
+        let am = faer::MatRef::from_column_major_slice(&acc, lower, n);
+        let mut m = vec![0.0; lower * r];
+        {
+            let mm = faer::MatMut::from_column_major_slice_mut(&mut m, lower, r);
+            faer::linalg::matmul::matmul(mm, faer::Accum::Replace, am, bm, 1.0, par);
+        }
+        drop(acc);
+        out.par_chunks_mut(LANE).enumerate().for_each(|(c, o)| {
+            for (t, v) in o.iter_mut().enumerate() {
+                let alpha = c * LANE + t;
+                let mut s = 0.0;
+                for &(rest, a) in st.splits.of(alpha) {
+                    s += m[rest as usize + a as usize * lower];
+                }
+                *v += s;
+            }
+        });
+    }
+}
+
 impl SymmetricOperator for MatrixFreeMoment {
     fn dim(&self) -> usize {
         self.alg.basis(self.k).dim()
@@ -584,7 +689,8 @@ impl SymmetricOperator for MatrixFreeMoment {
                 _ => items.extend(chunks.iter().map(|c| Item::Shape(si, c.clone()))),
             }
         }
-        if self.shapes.iter().any(|sh| sh.parts.len() == 1) {
+        let gemm = self.gemm_singles();
+        if !gemm && self.shapes.iter().any(|sh| sh.parts.len() == 1) {
             items.extend(chunks.iter().map(|c| Item::Singles(c.clone())));
         }
         let partials: Vec<Vec<f64>> = items
@@ -606,6 +712,10 @@ impl SymmetricOperator for MatrixFreeMoment {
             for (o, v) in y.iter_mut().zip(part) {
                 *o += v;
             }
+        }
+        drop(partials);
+        if gemm {
+            self.single_parts_gemm(&p, y);
         }
         // monomial → orthonormal coordinates: y_α = o_α sqrt(α!/k!)
         for (o, s) in y.iter_mut().zip(&self.to_monomial) {
