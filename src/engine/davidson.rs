@@ -219,7 +219,7 @@ fn orthonormalize(basis: &[Vec<f64>], extra: &[Vec<f64>], mut t: Vec<f64>) -> Op
         project_out(extra, &mut t);
     }
     let n1 = norm(&t);
-    if !(n1 > 1e-8) {
+    if n1.is_nan() || n1 <= 1e-8 {
         return None;
     }
     t.par_iter_mut().for_each(|v| *v /= n1);

@@ -110,7 +110,11 @@ pub fn product_bytes(j: usize, d: u128) -> u128 {
     let items = 1 + single + CHUNKS * multi + 2;
     d.saturating_mul(items as u128)
         .saturating_mul(8)
-        .saturating_add(if j >= 2 { 4 * 8 * GEMM_ENTRIES as u128 } else { 0 })
+        .saturating_add(if j >= 2 {
+            4 * 8 * GEMM_ENTRIES as u128
+        } else {
+            0
+        })
 }
 
 /// Entries per parallel work item of the element-wise loops (fixed: results do not depend on
