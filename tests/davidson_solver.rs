@@ -285,3 +285,39 @@ fn davidson_is_thread_count_independent_and_cancellable() {
     );
     assert!(matches!(r, Err(sgdstab::Error::Cancelled)));
 }
+
+/// The committed trained export (`fixtures/trained`, n = r = 200) at order 3: the j = 3 block
+/// (D = 1 353 400) goes to block Davidson under `auto` and converges; its certified lower bound
+/// is below its Rayleigh quotient and the block is stable (λ_max < 1 − error bound).
+#[test]
+fn trained_export_order3_is_solved_by_davidson() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/trained/grads.npy");
+    let prob = sgdstab::Problem::from_file(
+        &path,
+        &sgdstab::ProblemOptions::default().max_order(3),
+        Hooks::none(),
+    )
+    .unwrap();
+    let rep = prob
+        .analyze(
+            0.1,
+            20,
+            &AnalyzeOptions::default().orders([3]),
+            Hooks::none(),
+        )
+        .unwrap();
+    let o = &rep.orders[0];
+    let b3 = o.blocks.iter().find(|b| b.j == 3).unwrap();
+    assert_eq!(b3.method, OperatorMethod::Davidson);
+    assert_eq!(b3.dim, 1_353_400);
+    let dv = b3.davidson.as_ref().unwrap();
+    assert_eq!(dv.termination, Termination::Converged, "{dv:?}");
+    assert!(
+        dv.lambda_max_lower <= b3.lambda_max && b3.lambda_max < 1.0,
+        "{b3:?}"
+    );
+    assert!(dv.lambda_min_upper.unwrap() >= b3.lambda_min, "{b3:?}");
+    let b2 = o.blocks.iter().find(|b| b.j == 2).unwrap();
+    assert_eq!(b2.method, OperatorMethod::Clustered);
+    assert_eq!(o.verdict, Verdict::Stable);
+}

@@ -993,3 +993,39 @@ pub fn second_order_threshold(
         termination: res.termination,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::sampling::Sampling;
+
+    /// The GEMM path of the single-part shapes equals the per-sample path (the fallback above
+    /// [`GEMM_ENTRIES`]), k = 2..4.
+    #[test]
+    fn gemm_single_parts_equal_the_per_sample_path() {
+        let (n, r) = (7, 5);
+        let mut s = 0x1234_5678u64;
+        let mut next = || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        };
+        let b: Vec<f64> = (0..n * r).map(|_| next()).collect();
+        let ec = EigenCoords::new(&b, n, r).unwrap();
+        for k in 2..=4 {
+            let model = BatchModel::new(n, 3, Sampling::WithoutReplacement).unwrap();
+            let op = MatrixFreeMoment::new(&ec, k, 0.7, &model).unwrap();
+            assert!(op.gemm_singles());
+            let d = op.dim();
+            let p: Vec<f64> = (0..d).map(|_| next()).collect();
+            let (mut a, mut g) = (vec![0.0; d], vec![0.0; d]);
+            op.single_parts(&p, 0..n, &mut a);
+            op.single_parts_gemm(&p, &mut g);
+            let scale = a.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            for (x, y) in a.iter().zip(&g) {
+                assert!((x - y).abs() <= 1e-13 * scale, "k = {k}: {x} vs {y}");
+            }
+        }
+    }
+}
