@@ -3,6 +3,9 @@
 //! and, when `SGDSTAB_BENCH_TRAINED` names a gradient file (e.g. the n = 1000, w = 24 961 export of
 //! `fixtures/make_trained_export.sh large`), the `analyze --order 1,2` of that file.
 //!
+//! `davidson_T3`: block Davidson (`sgdstab::engine::davidson`) on `T_3` of the same synthetic
+//! spectra (D = 11 480 and 39 711), diagonal included.
+//!
 //! Run: `cargo bench --bench clustered`.
 
 #[path = "../tests/common/mod.rs"]
@@ -86,5 +89,40 @@ fn trained(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, synthetic, trained);
+/// Block Davidson on `T_3` (both ends) of the same synthetic clustered spectra (issue 10, `j >= 3`).
+fn davidson_t3(c: &mut Criterion) {
+    use sgdstab::engine::davidson::{extreme_eigenvalues, DavidsonOptions, SolveLabel};
+    use sgdstab::engine::lanczos::Ends;
+    use sgdstab::engine::matrix_free::MatrixFreeMoment;
+    let mut g = c.benchmark_group("davidson_T3");
+    g.sample_size(10).measurement_time(Duration::from_secs(20));
+    for (n, r) in [(60usize, 40usize), (100, 60)] {
+        let b = clustered_coords(n, r, 5);
+        let ec = EigenCoords::new(&b, n, r).unwrap();
+        let model = BatchModel::new(n, 10, Sampling::WithoutReplacement).unwrap();
+        let op = MatrixFreeMoment::new(&ec, 3, 0.1, &model).unwrap();
+        let label = SolveLabel {
+            label: format!("T_3, n = {n}, r = {r}"),
+            expected_products: 40,
+        };
+        g.bench_function(format!("n{n}_r{r}"), |bch| {
+            bch.iter(|| {
+                let (diag, _) = op.diagonal();
+                extreme_eigenvalues(
+                    black_box(&op),
+                    &diag,
+                    Ends::Both,
+                    &DavidsonOptions::default(),
+                    0.0,
+                    &label,
+                    Hooks::none(),
+                )
+                .unwrap()
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, synthetic, davidson_t3, trained);
 criterion_main!(benches);

@@ -120,6 +120,35 @@ pub fn block_message(j: usize, r: usize, d: u128, method: &str) -> String {
     m
 }
 
+/// The message an iterative block solver sends after its first operator product (issue 14): the
+/// block's `label` (which states `D` and the method, see [`block_message`]), the measured seconds
+/// per product and the estimated time: `expected` products (a typical run) and at most `max`.
+pub fn product_estimate_message(
+    label: &str,
+    per_product: f64,
+    expected: usize,
+    max: usize,
+) -> String {
+    step_estimate_message(label, per_product, "product", expected, max)
+}
+
+/// [`product_estimate_message`] for steps named `unit` (e.g. `round`: the clustered solver's
+/// capacitance rounds).
+pub fn step_estimate_message(
+    label: &str,
+    per_step: f64,
+    unit: &str,
+    expected: usize,
+    max: usize,
+) -> String {
+    let expected = expected.min(max);
+    format!(
+        "{label}: {per_step:.2} s per {unit}, about {} ({expected} {unit}s), at most {} ({max} {unit}s)",
+        human_seconds(per_step * expected as f64),
+        human_seconds(per_step * max as f64)
+    )
+}
+
 /// `12 s`, `3.5 min`, `2.1 h`.
 pub fn human_seconds(s: f64) -> String {
     if s < 90.0 {
@@ -145,6 +174,11 @@ mod tests {
         );
         let m = super::block_message(3, 40, 11_480, "dense");
         assert!(m.ends_with(", about 7.6 min"), "{m}");
+        let l = super::block_message(3, 200, 1_353_400, "davidson");
+        assert_eq!(
+            super::product_estimate_message(&l, 0.5, 40, 400),
+            "T_3 on Sym^3(R^200), D = 1353400, davidson: 0.50 s per product, about 20 s (40 products), at most 3.3 min (400 products)"
+        );
     }
 
     use super::*;

@@ -9,6 +9,7 @@
 use crate::engine::bounds::{Corollary1, MomentStats, Theorem2};
 use crate::engine::cancellable::Cancellable;
 use crate::engine::clustered::{enclose_top, ClusteredOptions, Enclosure};
+use crate::engine::davidson::{extreme_eigenvalues as davidson_solve, SolveLabel};
 use crate::engine::gradients::{ColumnBlock, Warning};
 use crate::engine::inertia::{dense_certificate, InertiaCertificate};
 use crate::engine::lanczos::{extreme_eigenvalues, Ends, LanczosOptions};
@@ -59,6 +60,40 @@ impl Default for ConeOptions {
             max_iterations: None,
         }
     }
+}
+
+/// A block solved by block Davidson ([`crate::engine::davidson`]): the certified sides and the
+/// run. Nothing here bounds `λ_max` from above: the block's `error_bound` is the residual
+/// `‖T x − θ x‖` of the reported Ritz pair, which in a cluster bounds the distance to *some*
+/// eigenvalue, not to the largest.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DavidsonReport {
+    /// Exactly what is certified: `"lambda_max >= lambda_max_lower"` (even `j`) or
+    /// `"lambda_max >= lambda_max_lower, lambda_min <= lambda_min_upper"` (odd `j`).
+    pub certified: &'static str,
+    /// Certified lower bound on `λ_max`: the Rayleigh quotient `lambda_max` of the exact operator
+    /// at the top Ritz vector (one explicit product) minus `rounding`.
+    pub lambda_max_lower: f64,
+    /// Odd `j`: certified upper bound on `λ_min` (the bottom Rayleigh quotient plus `rounding`);
+    /// `null` for even `j`, whose radius is `λ_max` (Krein–Rutman).
+    pub lambda_min_upper: Option<f64>,
+    /// Bound on the rounding of each Rayleigh quotient (operator, inner products, eigenbasis).
+    pub rounding: f64,
+    /// Residual `‖T x − θ x‖/‖x‖` of the top Ritz pair.
+    pub residual_max: f64,
+    /// Residual of the bottom Ritz pair (for even `j` the bottom end is not iterated).
+    pub residual_min: f64,
+    /// Whether the preconditioner was the exact diagonal of `T_j` (`j <= 3`) or left out the
+    /// shapes with several parts (`j >= 4`; it only steers the iteration).
+    pub exact_diagonal: bool,
+    /// Operator products (including the explicit ones of the Rayleigh quotients).
+    pub products: usize,
+    /// Rayleigh–Ritz steps.
+    pub iterations: usize,
+    /// Restarts.
+    pub restarts: usize,
+    /// `converged` when the residuals met the tolerance, else `max-iterations`.
+    pub termination: Termination,
 }
 
 /// Lanczos details of a matrix-free block.
@@ -236,6 +271,11 @@ pub struct BlockReport {
     /// `[lower, upper]` of `λ_max` (`lambda_max` is its midpoint, `error_bound` its width).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enclosure: Option<Enclosure>,
+    /// Davidson blocks only (key absent otherwise): what is certified (Rayleigh quotients: a
+    /// lower bound on `λ_max`, for odd `j` an upper bound on `λ_min`) and how the solve went.
+    /// `error_bound` is then a residual, not an enclosure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub davidson: Option<DavidsonReport>,
     /// The Sylvester-inertia certificate of the `+1` side ([`crate::engine::inertia`]): present when
     /// `λ_max(T_j)` is within its error bound of 1 (dense blocks; near-flat directions) and for
     /// matrix-free `j = 2` blocks; it then decides that side of the verdict. Else `null`.
@@ -430,6 +470,7 @@ struct Block {
     lanczos: Option<LanczosReport>,
     inertia: Option<InertiaCertificate>,
     enclosure: Option<Enclosure>,
+    davidson: Option<DavidsonReport>,
     /// Why the cone check was skipped.
     cone_skipped: Option<String>,
 }
@@ -625,7 +666,10 @@ fn solve_blocks(
             (Some(OperatorMethod::Clustered), Some(ec)) if j == 2 => Some(
                 clustered_block(ec, lr, &req.model, opts, want_cone, hooks).map_err(in_block)?,
             ),
-            (Some(OperatorMethod::Clustered), Some(ec)) => Some(
+            (Some(OperatorMethod::Davidson), Some(ec)) if j >= 3 => Some(
+                davidson_block(ec, j, lr, &req.model, opts, want_cone, hooks).map_err(in_block)?,
+            ),
+            (Some(OperatorMethod::Clustered | OperatorMethod::Davidson), Some(ec)) => Some(
                 matrix_free_block(ec, j, lr, &req.model, opts, want_cone, hooks)
                     .map_err(in_block)?,
             ),
@@ -684,6 +728,7 @@ fn order_blocks(
             lanczos: None,
             inertia: None,
             enclosure: None,
+            davidson: None,
             eigenvalues: full_spectrum.then(|| vec![1.0]),
         });
     }
@@ -708,6 +753,7 @@ fn order_blocks(
             lanczos: b.lanczos.clone(),
             inertia: b.inertia.clone(),
             enclosure: b.enclosure.clone(),
+            davidson: b.davidson.clone(),
             eigenvalues: if full_spectrum {
                 b.eigenvalues.clone()
             } else {
@@ -974,17 +1020,21 @@ fn dense_block(
         lanczos: None,
         inertia,
         enclosure: None,
+        davidson: None,
         cone_skipped: None,
     })
 }
 
-/// Lanczos on `op`, polling the hooks at every product.
+/// Lanczos on `op`, polling the hooks at every product; the first product is timed and followed
+/// by a time estimate for the block labelled `label` (at most `max_products` products).
 fn checked_lanczos(
     op: &dyn SymmetricOperator,
     opts: &LanczosOptions,
+    label: String,
     hooks: Hooks,
 ) -> Result<crate::engine::lanczos::LanczosResult> {
-    let checked = Cancellable::new(op, hooks);
+    let checked =
+        Cancellable::with_estimate(op, hooks, label, opts.max_products, opts.max_products);
     let res = extreme_eigenvalues(&checked, opts);
     checked.finish()?;
     Ok(res)
@@ -1016,6 +1066,7 @@ fn matrix_free_block(
             lanczos: None,
             inertia: None,
             enclosure: None,
+            davidson: None,
             cone_skipped: None,
         });
     }
@@ -1034,7 +1085,8 @@ fn matrix_free_block(
         },
         ..opts.solver.lanczos
     };
-    let res = checked_lanczos(op.as_ref(), &lanczos, hooks)?;
+    let label = crate::progress::block_message(j, ec.r, op.dim() as u128, "matrix-free");
+    let res = checked_lanczos(op.as_ref(), &lanczos, label.clone(), hooks)?;
     let res = if j % 2 == 0 && res.lambda_min.abs() > res.lambda_max.abs() {
         // cannot happen in exact arithmetic (Krein–Rutman); converge both ends to be safe
         checked_lanczos(
@@ -1043,6 +1095,7 @@ fn matrix_free_block(
                 ends: Ends::Both,
                 ..lanczos
             },
+            label,
             hooks,
         )?
     } else {
@@ -1085,6 +1138,7 @@ fn matrix_free_block(
         cone,
         inertia,
         enclosure: None,
+        davidson: None,
         cone_skipped: None,
         method: OperatorMethod::MatrixFree,
         lanczos: Some(LanczosReport {
@@ -1159,9 +1213,116 @@ fn clustered_block(
         cone,
         inertia,
         enclosure: Some(enc),
+        davidson: None,
         cone_skipped,
         method: OperatorMethod::Clustered,
         lanczos: None,
+    })
+}
+
+/// A block `j >= 3` by the matrix-free operator and block Davidson with the diagonal
+/// preconditioner ([`crate::engine::davidson`]): both ends for odd `j`, the top for even `j`
+/// (`ρ = λ_max` by Krein–Rutman). `λ_max` (and for odd `j` `λ_min`) are Rayleigh quotients of the
+/// exact operator, so `λ_max − rounding` is a certified lower bound (and `λ_min + rounding` a
+/// certified upper bound); `error_bound` is the residual of the Ritz pair attaining the radius
+/// plus the rounding: an error estimate, not an enclosure. The cone check is skipped (with the
+/// reason) unless its iteration limit was given explicitly.
+fn davidson_block(
+    ec: &EigenCoords,
+    j: usize,
+    lr: f64,
+    model: &BatchModel,
+    opts: &AnalyzeOptions,
+    want_cone: bool,
+    hooks: Hooks,
+) -> Result<Block> {
+    let u = f64::EPSILON / 2.0;
+    let op = MatrixFreeMoment::new(ec, j, lr, model)?;
+    hooks.checkpoint()?;
+    let (diag, exact_diagonal) = op.diagonal();
+    hooks.checkpoint()?;
+    let d = op.dim();
+    // rounding of one product (γ_m N) and the model error of the eigen-rotated coordinates
+    let magnitude = op.magnitude();
+    let m = op.accumulation_depth() as f64;
+    let op_error =
+        m * u / (1.0 - m * u) * magnitude + 16.0 * (ec.n + ec.r) as f64 * j as f64 * u * magnitude;
+    let ends = if j % 2 == 0 {
+        Ends::Largest
+    } else {
+        Ends::Both
+    };
+    let dopts = opts.solver.davidson;
+    let n_ends = if j % 2 == 0 { 1 } else { 2 };
+    let label = SolveLabel {
+        label: crate::progress::block_message(j, ec.r, d as u128, "davidson"),
+        expected_products: n_ends * (8 * dopts.block + 4),
+    };
+    let res = davidson_solve(&op, &diag, ends, &dopts, op_error, &label, hooks)?;
+    drop(diag);
+    let radius = res.lambda_min.abs().max(res.lambda_max.abs());
+    let residual = if j % 2 == 0 || res.lambda_max.abs() > res.lambda_min.abs() {
+        res.residual_max
+    } else if res.lambda_min.abs() > res.lambda_max.abs() {
+        res.residual_min
+    } else {
+        res.residual_max.max(res.residual_min)
+    };
+    let summary = SpectrumSummary {
+        lambda_min: res.lambda_min,
+        lambda_max: res.lambda_max,
+        radius,
+        error_bound: residual + res.rounding,
+    };
+    let (cone, cone_skipped) = match (want_cone, opts.cone.max_iterations) {
+        (false, _) | (true, Some(0)) => (None, None),
+        (true, None) => (
+            None,
+            Some(format!(
+                "ρ(T_{j}) = λ_max (Krein–Rutman) >= {:.17e} (a certified Rayleigh lower bound; block Davidson); the cone power iteration cannot converge on a clustered top (give a cone iteration limit to run it)",
+                res.lambda_max_lower
+            )),
+        ),
+        (true, Some(_)) => (
+            cone_check(
+                &op,
+                ec.r,
+                j,
+                opts,
+                DEFAULT_CONE_ITERATIONS_MATRIX_FREE,
+                hooks,
+            )?,
+            None,
+        ),
+    };
+    let report = DavidsonReport {
+        certified: if j % 2 == 0 {
+            "lambda_max >= lambda_max_lower"
+        } else {
+            "lambda_max >= lambda_max_lower, lambda_min <= lambda_min_upper"
+        },
+        lambda_max_lower: res.lambda_max_lower,
+        lambda_min_upper: res.lambda_min_upper,
+        rounding: res.rounding,
+        residual_max: res.residual_max,
+        residual_min: res.residual_min,
+        exact_diagonal,
+        products: res.products,
+        iterations: res.iterations,
+        restarts: res.restarts,
+        termination: res.termination,
+    };
+    Ok(Block {
+        summary,
+        dim: d,
+        eigenvalues: None,
+        cone,
+        method: OperatorMethod::Davidson,
+        lanczos: None,
+        inertia: None,
+        enclosure: None,
+        davidson: Some(report),
+        cone_skipped,
     })
 }
 

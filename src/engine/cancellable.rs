@@ -18,6 +18,9 @@ pub(crate) struct Cancellable<'a> {
     op: &'a dyn SymmetricOperator,
     hooks: Hooks<'a>,
     stopped: AtomicBool,
+    /// Label, expected and maximal product counts of the time estimate sent after the first
+    /// product (taken by that product).
+    estimate: std::sync::Mutex<Option<(String, usize, usize)>>,
 }
 
 impl<'a> Cancellable<'a> {
@@ -27,7 +30,22 @@ impl<'a> Cancellable<'a> {
             op,
             hooks,
             stopped: AtomicBool::new(false),
+            estimate: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Wraps `op`; the first product is timed and followed by the progress message
+    /// [`crate::progress::product_estimate_message`] (`label`, `expected` and `max` products).
+    pub fn with_estimate(
+        op: &'a dyn SymmetricOperator,
+        hooks: Hooks<'a>,
+        label: String,
+        expected: usize,
+        max: usize,
+    ) -> Self {
+        let c = Cancellable::new(op, hooks);
+        *c.estimate.lock().unwrap_or_else(|e| e.into_inner()) = Some((label, expected, max));
+        c
     }
 
     /// `Err(Cancelled)` if a product was refused (or the caller asks now), else `Ok(())`.
@@ -50,7 +68,18 @@ impl SymmetricOperator for Cancellable<'_> {
             y.iter_mut().for_each(|v| *v = 0.0);
             return;
         }
+        let pending = self
+            .estimate
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let started = std::time::Instant::now();
         self.op.apply(x, y);
+        if let Some((label, expected, max)) = pending {
+            let per = started.elapsed().as_secs_f64();
+            let msg = crate::progress::product_estimate_message(&label, per, expected, max);
+            self.hooks.progress.advance(0, &msg);
+        }
     }
 }
 

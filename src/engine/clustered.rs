@@ -130,6 +130,9 @@ pub fn workspace_bytes(n: usize, r: usize, buckets: usize) -> u128 {
     words.saturating_mul(8)
 }
 
+/// Rounds a typical solve takes (for the progress message's time estimate).
+const EXPECTED_ROUNDS: usize = 8;
+
 /// Lanczos steps on the exact `M(μ)` per round.
 const POLISH: usize = 10;
 
@@ -631,8 +634,22 @@ pub fn enclose_top(
     let mut u: Vec<f64> = (0..n).map(|i| 1.0 + (i % 7) as f64 * 1e-3).collect();
     let mut alpha: Option<f64> = None;
     let mut attempts = 0;
+    let started = std::time::Instant::now();
     while rounds < opts.max_rounds && !done(lower, upper) {
         p.hooks.checkpoint()?;
+        if rounds == 1 {
+            // the time estimate of the block, from its first round (issue 14)
+            let label =
+                crate::progress::block_message(2, r, (r * (r + 1) / 2) as u128, "clustered");
+            let msg = crate::progress::step_estimate_message(
+                &label,
+                started.elapsed().as_secs_f64(),
+                "round",
+                EXPECTED_ROUNDS,
+                opts.max_rounds,
+            );
+            p.hooks.progress.advance(0, &msg);
+        }
         rounds += 1;
         let Some(mt) = p.capacitance(mu, &buckets) else {
             mu = mu.max(floor) + omega;

@@ -106,9 +106,9 @@ impl LanczosResult {
     }
 }
 
-const CHUNK: usize = 1 << 14;
+pub(crate) const CHUNK: usize = 1 << 14;
 
-fn dot(a: &[f64], b: &[f64]) -> f64 {
+pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.par_chunks(CHUNK)
         .zip(b.par_chunks(CHUNK))
         .map(|(x, y)| x.iter().zip(y).map(|(p, q)| p * q).sum::<f64>())
@@ -117,12 +117,12 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
         .sum()
 }
 
-fn norm(a: &[f64]) -> f64 {
+pub(crate) fn norm(a: &[f64]) -> f64 {
     dot(a, a).sqrt()
 }
 
 /// `w -= Σ_i h_i v_i`, returns `h_i = ⟨v_i, w⟩` (classical Gram–Schmidt, one pass).
-fn project_out(basis: &[Vec<f64>], w: &mut [f64]) -> Vec<f64> {
+pub(crate) fn project_out(basis: &[Vec<f64>], w: &mut [f64]) -> Vec<f64> {
     let h: Vec<f64> = basis.iter().map(|v| dot(v, w)).collect();
     w.par_chunks_mut(CHUNK).enumerate().for_each(|(c, wc)| {
         let lo = c * CHUNK;
@@ -137,7 +137,7 @@ fn project_out(basis: &[Vec<f64>], w: &mut [f64]) -> Vec<f64> {
 }
 
 /// SplitMix64 uniform in (−1, 1).
-fn start_vector(d: usize, seed: u64) -> Vec<f64> {
+pub(crate) fn start_vector(d: usize, seed: u64) -> Vec<f64> {
     let mut s = seed ^ 0x9E37_79B9_7F4A_7C15;
     (0..d)
         .map(|_| {
@@ -152,7 +152,7 @@ fn start_vector(d: usize, seed: u64) -> Vec<f64> {
 }
 
 /// Eigen-decomposition of the small projected matrix: ascending values and vectors (columns).
-fn small_eigen(t: &[Vec<f64>]) -> (Vec<f64>, Vec<Vec<f64>>) {
+pub(crate) fn small_eigen(t: &[Vec<f64>]) -> (Vec<f64>, Vec<Vec<f64>>) {
     let m = t.len();
     let mat = nalgebra::DMatrix::from_fn(m, m, |i, j| 0.5 * (t[i][j] + t[j][i]));
     let eig = nalgebra::SymmetricEigen::new(mat);
@@ -166,7 +166,7 @@ fn small_eigen(t: &[Vec<f64>]) -> (Vec<f64>, Vec<Vec<f64>>) {
     (vals, vecs)
 }
 
-fn combine(basis: &[Vec<f64>], s: &[f64]) -> Vec<f64> {
+pub(crate) fn combine(basis: &[Vec<f64>], s: &[f64]) -> Vec<f64> {
     let d = basis[0].len();
     let mut x = vec![0.0; d];
     x.par_chunks_mut(CHUNK).enumerate().for_each(|(c, xc)| {

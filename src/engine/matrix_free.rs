@@ -95,7 +95,54 @@ impl EigenCoords {
 }
 
 /// Number of sample chunks (fixed, so that partial sums are added in a fixed order).
-const CHUNKS: usize = 16;
+pub(crate) const CHUNKS: usize = 16;
+
+/// Bytes one product of [`MatrixFreeMoment`] on `Sym^j` (dimension `d`) allocates at once: one
+/// partial sum of length `d` per work item (the shape `∅`, [`CHUNKS`] for the single parts and
+/// [`CHUNKS`] per shape with several parts), the monomial copy of the input, and the output.
+pub fn product_bytes(j: usize, d: u128) -> u128 {
+    // (the GEMM path of the single parts adds four matrices of at most GEMM_ENTRIES doubles)
+    let multi = (4..=j)
+        .flat_map(partitions)
+        .filter(|mu| mu.len() >= 2 && mu.iter().all(|&p| p >= 2))
+        .count();
+    let single = if j >= 2 { CHUNKS } else { 0 };
+    let items = 1 + single + CHUNKS * multi + 2;
+    d.saturating_mul(items as u128)
+        .saturating_mul(8)
+        .saturating_add(if j >= 2 {
+            4 * 8 * GEMM_ENTRIES as u128
+        } else {
+            0
+        })
+}
+
+/// Entries per parallel work item of the element-wise loops (fixed: results do not depend on
+/// the thread count, each entry being computed by one sequential loop).
+const LANE: usize = 4096;
+
+/// Calls `f` with every way `take` of choosing `left` elements from the runs `(value, count)`
+/// (`take[j] <= count_j`), in lexicographic order.
+fn for_each_sub(
+    runs: &[(u32, usize)],
+    pos: usize,
+    left: usize,
+    take: &mut [usize],
+    f: &mut impl FnMut(&[usize]),
+) {
+    if pos == runs.len() {
+        if left == 0 {
+            f(take);
+        }
+        return;
+    }
+    let cap: usize = runs[pos + 1..].iter().map(|r| r.1).sum();
+    for t in left.saturating_sub(cap)..=runs[pos].1.min(left) {
+        take[pos] = t;
+        for_each_sub(runs, pos + 1, left - t, take, f);
+    }
+    take[pos] = 0;
+}
 
 /// The tables for `(b·∇)` from degree `d` to `d − 1` and `(b·x)` from `d − 1` to `d`.
 #[derive(Debug, Clone)]
@@ -113,6 +160,8 @@ struct DegreeStep {
 struct Shape {
     parts: Vec<usize>,
     diag: Vec<f64>,
+    /// `max_β Σ_s |coef_s| e_s(|q_β|)`: bounds `|diag|` and the rounding of its entries.
+    abs_max: f64,
 }
 
 /// `T_k^{η,B}` on `Sym^k(R^r)` as a matrix-free operator (orthonormal basis, the eigen-rotated
@@ -202,7 +251,18 @@ impl MatrixFreeMoment {
                         coef.iter().zip(&e).map(|(c, e)| c * e).sum()
                     })
                     .collect();
-                shapes.push(Shape { parts: mu, diag });
+                // e_s of non-negative values is increasing in each: the largest |q| bound all
+                let mut big: Vec<f64> = q.iter().map(|v| v.abs()).collect();
+                big.sort_by(|a, b| b.total_cmp(a));
+                big.truncate(d);
+                big.resize(d, 0.0);
+                elementary(&big, &mut e);
+                let abs_max = coef.iter().zip(&e).map(|(c, e)| c.abs() * e).sum();
+                shapes.push(Shape {
+                    parts: mu,
+                    diag,
+                    abs_max,
+                });
             }
         }
         let top = alg.basis(k);
@@ -225,6 +285,146 @@ impl MatrixFreeMoment {
     /// The basis of `Sym^k(R^r)` the vectors are expressed in (eigen-rotated coordinates).
     pub fn basis(&self) -> &SymBasis {
         self.alg.basis(self.k)
+    }
+
+    /// The order `k`.
+    pub fn order(&self) -> usize {
+        self.k
+    }
+
+    /// The diagonal of the operator in the orthonormal basis of [`MatrixFreeMoment::basis`]
+    /// (the same as in the monomial basis: the two differ by a diagonal similarity), and whether
+    /// it is exact.
+    ///
+    /// The shape `∅` contributes `Δ_∅[β]` and a single-part shape `(ℓ)` contributes
+    ///
+    /// ```text
+    /// Σ_{α ≤ β, |α| = ℓ} (ℓ!/α!)² · β!/(β − α)! · Δ_(ℓ)[β − α] · Σ_i b_i^{2α}
+    /// ```
+    ///
+    /// (`(b·x)^ℓ = Σ_α (ℓ!/α!) b^α x^α` must give back the `x^α` that `(b·∇)^ℓ` removed), at a
+    /// cost of `n · D_ℓ` for the moments `Σ_i b_i^{2α}` plus a few operations per entry. Shapes
+    /// with several parts (`k >= 4`, e.g. `(2, 2)`) would cost `n²` per entry and are left out:
+    /// the result is then not exact (`false`), good as a preconditioner only. For `k <= 3`
+    /// every shape has at most one part and the diagonal is exact up to rounding.
+    pub fn diagonal(&self) -> (Vec<f64>, bool) {
+        let k = self.k;
+        let top = self.alg.basis(k);
+        let mut diag = vec![0.0; top.dim()];
+        let mut exact = true;
+        for sh in &self.shapes {
+            match sh.parts[..] {
+                [] => diag
+                    .par_chunks_mut(LANE)
+                    .zip(sh.diag.par_chunks(LANE))
+                    .for_each(|(o, d)| o.iter_mut().zip(d).for_each(|(o, d)| *o += d)),
+                [l] => self.add_single_part_diagonal(l, &sh.diag, &mut diag),
+                _ => exact = false,
+            }
+        }
+        (diag, exact)
+    }
+
+    /// `Σ_i b_i^{2α}` for every `α` of degree `l` (fixed summation order).
+    fn square_moments(&self, l: usize) -> Vec<f64> {
+        let basis = self.alg.basis(l);
+        let (n, r) = (self.n, self.r);
+        let sq: Vec<f64> = self.coords.iter().map(|v| v * v).collect();
+        let mut out = vec![0.0; basis.dim()];
+        out.par_chunks_mut(LANE).enumerate().for_each(|(c, o)| {
+            for (t, v) in o.iter_mut().enumerate() {
+                let alpha = basis.elem(c * LANE + t);
+                let mut acc = 0.0;
+                for i in 0..n {
+                    let row = &sq[i * r..(i + 1) * r];
+                    acc += alpha.iter().map(|&a| row[a as usize]).product::<f64>();
+                }
+                *v = acc;
+            }
+        });
+        out
+    }
+
+    /// Adds the diagonal of the single-part shape `(l)` (see [`MatrixFreeMoment::diagonal`]).
+    fn add_single_part_diagonal(&self, l: usize, delta: &[f64], diag: &mut [f64]) {
+        let k = self.k;
+        let moments = self.square_moments(l);
+        let (top, sub, rest) = (self.alg.basis(k), self.alg.basis(l), self.alg.basis(k - l));
+        let lf = factorial(l);
+        diag.par_chunks_mut(LANE).enumerate().for_each(|(c, o)| {
+            let mut runs: Vec<(u32, usize)> = Vec::with_capacity(k);
+            let mut take = vec![0usize; k];
+            let (mut a_idx, mut r_idx) = (Vec::with_capacity(l), Vec::with_capacity(k));
+            for (t, v) in o.iter_mut().enumerate() {
+                let beta = top.elem(c * LANE + t);
+                runs.clear();
+                for &x in beta {
+                    match runs.last_mut() {
+                        Some((u, m)) if *u == x => *m += 1,
+                        _ => runs.push((x, 1)),
+                    }
+                }
+                let mut acc = 0.0;
+                for_each_sub(
+                    &runs,
+                    0,
+                    l,
+                    &mut take[..runs.len()],
+                    &mut |take: &[usize]| {
+                        a_idx.clear();
+                        r_idx.clear();
+                        let (mut afact, mut falling) = (1.0, 1.0);
+                        for (&(x, m), &s) in runs.iter().zip(take) {
+                            a_idx.extend(std::iter::repeat_n(x, s));
+                            r_idx.extend(std::iter::repeat_n(x, m - s));
+                            afact *= factorial(s);
+                            falling *= factorial(m) / factorial(m - s);
+                        }
+                        let w = lf / afact;
+                        acc +=
+                            w * w * falling * delta[rest.rank(&r_idx)] * moments[sub.rank(&a_idx)];
+                    },
+                );
+                *v += acc;
+            }
+        });
+    }
+
+    /// A bound `N` on the operator norm of `|T|`, the operator built from the absolute values of
+    /// every term the product sums (`|b_i|`, `|Δ_μ|`):
+    /// `N = Σ_μ max|Δ_μ| · k!/(k − |μ|)! · Π_j Σ_i ‖b_i‖^{2μ_j}`, since in the orthonormal
+    /// (Frobenius) coordinates `‖(b·∇)‖ <= m‖b‖` on degree `m` and `‖(b·x)‖ <= ‖b‖`.
+    /// The rounding error of one product is at most `γ_m N ‖x‖` with `m` the longest sum
+    /// ([`MatrixFreeMoment::accumulation_depth`]).
+    pub fn magnitude(&self) -> f64 {
+        let k = self.k;
+        let norms: Vec<f64> = (0..self.n)
+            .map(|i| {
+                self.coords[i * self.r..(i + 1) * self.r]
+                    .iter()
+                    .map(|v| v * v)
+                    .sum::<f64>()
+            })
+            .collect();
+        self.shapes
+            .iter()
+            .map(|sh| {
+                let u: usize = sh.parts.iter().sum();
+                let falling = factorial(k) / factorial(k - u);
+                let prod: f64 = sh
+                    .parts
+                    .iter()
+                    .map(|&l| norms.iter().map(|s| s.powi(l as i32)).sum::<f64>())
+                    .product();
+                sh.abs_max * falling * prod
+            })
+            .sum()
+    }
+
+    /// The longest chain of floating-point additions in one product (samples, derivative sums,
+    /// products, chunk and shape partial sums), with room to spare.
+    pub fn accumulation_depth(&self) -> usize {
+        2 * (self.n + self.k * (self.r + self.k) + self.shapes.len() + CHUNKS + 16)
     }
 
     /// `out = (b·∇) p` for `p` of degree `d` (monomial coefficients).
@@ -359,6 +559,108 @@ impl MatrixFreeMoment {
     }
 }
 
+/// Largest `D_{k−1} · max(n, r)` for which the single-part shapes go through GEMMs
+/// ([`MatrixFreeMoment::single_parts_gemm`]): four such matrices (128 MiB each at the limit).
+const GEMM_ENTRIES: usize = 1 << 24;
+
+impl MatrixFreeMoment {
+    /// Whether the single-part shapes are applied by [`MatrixFreeMoment::single_parts_gemm`].
+    fn gemm_singles(&self) -> bool {
+        self.k >= 2
+            && self.shapes.iter().any(|sh| sh.parts.len() == 1)
+            && self
+                .alg
+                .basis(self.k - 1)
+                .dim()
+                .saturating_mul(self.n.max(self.r))
+                <= GEMM_ENTRIES
+    }
+
+    /// [`MatrixFreeMoment::single_parts`] for all samples at once, with the two passes that touch
+    /// degree `k` done as matrix products: the first derivatives of every sample are
+    /// `G Bᵀ` (`G[β, a] = (β_a + 1) p[β + e_a]`, `β` of degree `k − 1`), and the last
+    /// multiplications `Σ_i (b_i·x) acc_i` are `out[α] = Σ_{α = ρ + e_a} (Acc B)[ρ, a]`. The
+    /// passes at degree `< k − 1` stay per sample (each writes its own column). Added to `out`.
+    fn single_parts_gemm(&self, p: &[f64], out: &mut [f64]) {
+        let (k, n, r) = (self.k, self.n, self.r);
+        let st = self.steps[k]
+            .as_ref()
+            .expect("degree step exists for 1 <= d <= k"); // invariant
+        let lower = self.alg.basis(k - 1).dim();
+        let par = crate::parallel::faer_par();
+        let mut g = vec![0.0; lower * r];
+        g.par_chunks_mut(LANE).enumerate().for_each(|(c, o)| {
+            for (t, v) in o.iter_mut().enumerate() {
+                let i = c * LANE + t;
+                *v = st.weight[i] * p[st.add[i] as usize];
+            }
+        });
+        let bm = faer::MatRef::from_row_major_slice(&self.coords, n, r);
+        let gm = faer::MatRef::from_row_major_slice(&g, lower, r);
+        let mut d1 = vec![0.0; lower * n];
+        {
+            let dm = faer::MatMut::from_column_major_slice_mut(&mut d1, lower, n);
+            faer::linalg::matmul::matmul(dm, faer::Accum::Replace, gm, bm.transpose(), 1.0, par);
+        }
+        drop(g);
+        let mut by_len: Vec<Option<&[f64]>> = vec![None; k + 1];
+        for sh in &self.shapes {
+            if let [l] = sh.parts[..] {
+                by_len[l] = Some(&sh.diag);
+            }
+        }
+        let top = (0..=k).rev().find(|&l| by_len[l].is_some()).unwrap_or(0);
+        // per sample: the Horner chain below degree k − 1, into column i of `acc`
+        let mut acc = vec![0.0; lower * n];
+        acc.par_chunks_mut(lower)
+            .zip(d1.par_chunks(lower))
+            .enumerate()
+            .for_each(|(i, (col, first))| {
+                let b = &self.coords[i * r..(i + 1) * r];
+                let mut ds: Vec<Vec<f64>> = vec![Vec::new(); top + 1];
+                ds[1] = first.to_vec();
+                for t in 2..=top {
+                    let (prev, cur) = ds.split_at_mut(t);
+                    self.derive(k - t + 1, b, &prev[t - 1], &mut cur[0]);
+                }
+                let mut a = vec![0.0; ds[top].len()];
+                let mut up = Vec::new();
+                for t in (1..=top).rev() {
+                    if t < top {
+                        up.clear();
+                        up.resize(self.alg.basis(k - t).dim(), 0.0);
+                        self.multiply_add(k - t, b, &a, &mut up);
+                        std::mem::swap(&mut a, &mut up);
+                    }
+                    if let Some(diag) = by_len[t] {
+                        for ((x, &d), &w) in a.iter_mut().zip(&ds[t]).zip(diag) {
+                            *x += w * d;
+                        }
+                    }
+                }
+                col.copy_from_slice(&a);
+            });
+        drop(d1);
+        let am = faer::MatRef::from_column_major_slice(&acc, lower, n);
+        let mut m = vec![0.0; lower * r];
+        {
+            let mm = faer::MatMut::from_column_major_slice_mut(&mut m, lower, r);
+            faer::linalg::matmul::matmul(mm, faer::Accum::Replace, am, bm, 1.0, par);
+        }
+        drop(acc);
+        out.par_chunks_mut(LANE).enumerate().for_each(|(c, o)| {
+            for (t, v) in o.iter_mut().enumerate() {
+                let alpha = c * LANE + t;
+                let mut s = 0.0;
+                for &(rest, a) in st.splits.of(alpha) {
+                    s += m[rest as usize + a as usize * lower];
+                }
+                *v += s;
+            }
+        });
+    }
+}
+
 impl SymmetricOperator for MatrixFreeMoment {
     fn dim(&self) -> usize {
         self.alg.basis(self.k).dim()
@@ -391,7 +693,8 @@ impl SymmetricOperator for MatrixFreeMoment {
                 _ => items.extend(chunks.iter().map(|c| Item::Shape(si, c.clone()))),
             }
         }
-        if self.shapes.iter().any(|sh| sh.parts.len() == 1) {
+        let gemm = self.gemm_singles();
+        if !gemm && self.shapes.iter().any(|sh| sh.parts.len() == 1) {
             items.extend(chunks.iter().map(|c| Item::Singles(c.clone())));
         }
         let partials: Vec<Vec<f64>> = items
@@ -413,6 +716,10 @@ impl SymmetricOperator for MatrixFreeMoment {
             for (o, v) in y.iter_mut().zip(part) {
                 *o += v;
             }
+        }
+        drop(partials);
+        if gemm {
+            self.single_parts_gemm(&p, y);
         }
         // monomial → orthonormal coordinates: y_α = o_α sqrt(α!/k!)
         for (o, s) in y.iter_mut().zip(&self.to_monomial) {
@@ -685,4 +992,40 @@ pub fn second_order_threshold(
         products: res.products,
         termination: res.termination,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::sampling::Sampling;
+
+    /// The GEMM path of the single-part shapes equals the per-sample path (the fallback above
+    /// [`GEMM_ENTRIES`]), k = 2..4.
+    #[test]
+    fn gemm_single_parts_equal_the_per_sample_path() {
+        let (n, r) = (7, 5);
+        let mut s = 0x1234_5678u64;
+        let mut next = || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        };
+        let b: Vec<f64> = (0..n * r).map(|_| next()).collect();
+        let ec = EigenCoords::new(&b, n, r).unwrap();
+        for k in 2..=4 {
+            let model = BatchModel::new(n, 3, Sampling::WithoutReplacement).unwrap();
+            let op = MatrixFreeMoment::new(&ec, k, 0.7, &model).unwrap();
+            assert!(op.gemm_singles());
+            let d = op.dim();
+            let p: Vec<f64> = (0..d).map(|_| next()).collect();
+            let (mut a, mut g) = (vec![0.0; d], vec![0.0; d]);
+            op.single_parts(&p, 0..n, &mut a);
+            op.single_parts_gemm(&p, &mut g);
+            let scale = a.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            for (x, y) in a.iter().zip(&g) {
+                assert!((x - y).abs() <= 1e-13 * scale, "k = {k}: {x} vs {y}");
+            }
+        }
+    }
 }

@@ -13,6 +13,7 @@
 //! | [`linop`] | the symmetric-operator trait shared by dense and matrix-free operators |
 //! | [`lanczos`] | extreme eigenvalues of matrix-free operators |
 //! | [`clustered`] | a certified enclosure of `λ_max(T_2)` for clustered spectra (DESIGN §12) |
+//! | [`davidson`] | block Davidson for the clustered tops of `T_j`, `j >= 3` (Rayleigh bounds) |
 //! | [`spectrum`] | dense eigensolvers and error bounds (DESIGN §8) |
 //! | [`stability`] | Theorem 1 verdicts and the cone check |
 //! | [`inertia`] | deciding `λ_max(T_j) > 1` near flat directions (Sylvester's law of inertia) |
@@ -28,6 +29,7 @@ pub mod bounds;
 pub(crate) mod cancellable;
 pub mod clustered;
 pub(crate) mod combinatorics;
+pub mod davidson;
 pub mod gradients;
 pub mod inertia;
 pub mod lanczos;

@@ -8,7 +8,8 @@
 //! the dense dimension limit, the memory budget and the Lanczos settings.
 
 use crate::engine::combinatorics::sym_dim;
-use crate::engine::lanczos::LanczosOptions;
+use crate::engine::davidson::DavidsonOptions;
+use crate::engine::lanczos::{Ends, LanczosOptions};
 use crate::engine::moment_operator::check_dense_budget;
 use crate::engine::spectrum::EigenBackend;
 use crate::error::{Error, Param, Result};
@@ -34,6 +35,11 @@ pub enum OperatorMethod {
     /// Rayleigh quotients ([`crate::engine::clustered`], DESIGN §12); what `Auto` uses for
     /// `j = 2` blocks beyond the dense limits. Other degrees go matrix-free (Lanczos).
     Clustered,
+    /// `j >= 3`: the matrix-free operator and block Davidson with the diagonal preconditioner
+    /// ([`crate::engine::davidson`]): a certified lower bound on `λ_max` (and upper bound on
+    /// `λ_min`) by Rayleigh quotients, a residual as the error estimate; what `Auto` uses for
+    /// `j >= 3` blocks beyond the dense limits. Forced, `j = 2` goes to the clustered solver.
+    Davidson,
 }
 
 impl std::str::FromStr for OperatorMethod {
@@ -44,8 +50,9 @@ impl std::str::FromStr for OperatorMethod {
             "dense" => Ok(OperatorMethod::Dense),
             "matrix-free" => Ok(OperatorMethod::MatrixFree),
             "clustered" => Ok(OperatorMethod::Clustered),
+            "davidson" => Ok(OperatorMethod::Davidson),
             o => Err(format!(
-                "unknown method '{o}' (expected 'auto', 'dense', 'matrix-free' or 'clustered')"
+                "unknown method '{o}' (expected 'auto', 'dense', 'matrix-free', 'clustered' or 'davidson')"
             )),
         }
     }
@@ -58,6 +65,7 @@ impl std::fmt::Display for OperatorMethod {
             OperatorMethod::Dense => "dense",
             OperatorMethod::MatrixFree => "matrix-free",
             OperatorMethod::Clustered => "clustered",
+            OperatorMethod::Davidson => "davidson",
         })
     }
 }
@@ -92,6 +100,8 @@ pub struct SolverOptions {
     pub memory_budget: Option<u128>,
     /// Lanczos settings of the matrix-free path (DESIGN §9).
     pub lanczos: LanczosOptions,
+    /// Block Davidson settings of the matrix-free blocks `j >= 3` ([`OperatorMethod::Davidson`]).
+    pub davidson: DavidsonOptions,
 }
 
 impl Default for SolverOptions {
@@ -102,6 +112,7 @@ impl Default for SolverOptions {
             max_dense_dim: DEFAULT_MAX_DENSE_DIM,
             memory_budget: None,
             lanczos: LanczosOptions::default(),
+            davidson: DavidsonOptions::default(),
         }
     }
 }
@@ -137,9 +148,17 @@ impl SolverOptions {
         self
     }
 
-    /// Sets the relative residual tolerance of Lanczos ([`LanczosOptions::tolerance`]).
+    /// Sets [`SolverOptions::davidson`].
+    pub fn davidson(mut self, d: DavidsonOptions) -> Self {
+        self.davidson = d;
+        self
+    }
+
+    /// Sets the relative residual tolerance of the iterative solvers: Lanczos
+    /// ([`LanczosOptions::tolerance`]) and block Davidson ([`DavidsonOptions::tolerance`]).
     pub fn lanczos_tolerance(mut self, tol: f64) -> Self {
         self.lanczos.tolerance = tol;
+        self.davidson.tolerance = tol;
         self
     }
 
@@ -174,6 +193,17 @@ impl SolverOptions {
                 "Lanczos needs a basis of at least 2 vectors and at least one product",
             ));
         }
+        let dv = &self.davidson;
+        if !(dv.tolerance.is_finite() && dv.tolerance > 0.0) || dv.max_products < 4 {
+            return Err(Error::parameter(
+                Param::Lanczos,
+                format!(
+                    "Davidson tolerance {}, max_products {}",
+                    dv.tolerance, dv.max_products
+                ),
+                "the Davidson tolerance must be finite and > 0, and it needs at least 4 products",
+            ));
+        }
         Ok(())
     }
 }
@@ -195,10 +225,14 @@ pub(crate) struct BlockPlan {
 }
 
 impl BlockPlan {
-    /// Whether some block is matrix-free (Lanczos or clustered).
+    /// Whether some block is matrix-free (Lanczos, clustered or Davidson).
     pub fn any_matrix_free(&self) -> bool {
-        self.methods.contains(&Some(OperatorMethod::MatrixFree))
-            || self.methods.contains(&Some(OperatorMethod::Clustered))
+        self.methods.iter().flatten().any(|m| {
+            matches!(
+                m,
+                OperatorMethod::MatrixFree | OperatorMethod::Clustered | OperatorMethod::Davidson
+            )
+        })
     }
 
     /// The method of block `j`.
@@ -219,6 +253,32 @@ pub(crate) fn plan_blocks(
     needed: &[bool],
     method: OperatorMethod,
     solver: &SolverOptions,
+) -> Result<BlockPlan> {
+    plan_blocks_with(r, needed, method, solver, false)
+}
+
+/// Bytes of the block Davidson solver on block `j` of dimension `d`: its workspace
+/// ([`crate::engine::davidson::workspace_bytes`], both ends for odd `j`) plus the partial sums
+/// of one matrix-free product ([`crate::engine::matrix_free::product_bytes`]).
+pub(crate) fn davidson_bytes(j: usize, d: u128, opts: &DavidsonOptions) -> u128 {
+    let ends = if j % 2 == 0 {
+        Ends::Largest
+    } else {
+        Ends::Both
+    };
+    crate::engine::davidson::workspace_bytes(d, opts, ends)
+        .saturating_add(crate::engine::matrix_free::product_bytes(j, d))
+}
+
+/// [`plan_blocks`]; with `davidson`, matrix-free blocks `j >= 3` under `Auto` or `Davidson` are
+/// planned for the block Davidson solver (its workspace checked against the budget) instead of
+/// Lanczos.
+fn plan_blocks_with(
+    r: usize,
+    needed: &[bool],
+    method: OperatorMethod,
+    solver: &SolverOptions,
+    davidson: bool,
 ) -> Result<BlockPlan> {
     let budget = solver.budget();
     let mut methods = vec![None; needed.len()];
@@ -247,7 +307,22 @@ pub(crate) fn plan_blocks(
                 OperatorMethod::Dense
             }
             OperatorMethod::Auto if dense_fits.is_ok() && within_dim => OperatorMethod::Dense,
-            OperatorMethod::Auto | OperatorMethod::MatrixFree | OperatorMethod::Clustered => {
+            OperatorMethod::Auto | OperatorMethod::Davidson if davidson && j >= 3 => {
+                let need = davidson_bytes(j, d, &solver.davidson);
+                if need > budget || d > u32::MAX as u128 {
+                    return Err(Error::too_large(
+                        format!("the block Davidson solver on Sym^{j}(R^{r}) (D = {d})"),
+                        need,
+                        budget,
+                        "lower the order k or the number of samples (r <= n), or raise SGDSTAB_MEMORY_BYTES",
+                    ));
+                }
+                OperatorMethod::Davidson
+            }
+            OperatorMethod::Auto
+            | OperatorMethod::MatrixFree
+            | OperatorMethod::Clustered
+            | OperatorMethod::Davidson => {
                 let need = matrix_free_bytes(d, &solver.lanczos);
                 if need > budget || d > u32::MAX as u128 {
                     return Err(Error::too_large(
@@ -265,9 +340,11 @@ pub(crate) fn plan_blocks(
 }
 
 /// [`plan_blocks`] for the analysis: a matrix-free `j = 2` block goes to the clustered solver
-/// under `Auto` and `Clustered` when its workspace
-/// ([`crate::engine::clustered::workspace_bytes`]) fits the budget; under `Auto` it stays with
-/// Lanczos otherwise, under `Clustered` that is an [`Error::TooLarge`].
+/// under `Auto`, `Clustered` and `Davidson` when its workspace
+/// ([`crate::engine::clustered::workspace_bytes`]) fits the budget; under `Auto` and `Davidson`
+/// it stays with Lanczos otherwise, under `Clustered` that is an [`Error::TooLarge`]. Matrix-free
+/// blocks `j >= 3` go to block Davidson under `Auto` and `Davidson` (an [`Error::TooLarge`] when
+/// its workspace does not fit the budget, refused before anything is allocated).
 pub(crate) fn plan_analysis_blocks(
     r: usize,
     n: usize,
@@ -275,8 +352,11 @@ pub(crate) fn plan_analysis_blocks(
     method: OperatorMethod,
     solver: &SolverOptions,
 ) -> Result<BlockPlan> {
-    let mut plan = plan_blocks(r, needed, method, solver)?;
-    if !matches!(method, OperatorMethod::Auto | OperatorMethod::Clustered) {
+    let mut plan = plan_blocks_with(r, needed, method, solver, true)?;
+    if !matches!(
+        method,
+        OperatorMethod::Auto | OperatorMethod::Clustered | OperatorMethod::Davidson
+    ) {
         return Ok(plan);
     }
     if plan.method(2) == Some(OperatorMethod::MatrixFree) {
@@ -342,7 +422,7 @@ mod tests {
             .unwrap();
         assert_eq!(p.method(1), Some(OperatorMethod::Dense));
         assert_eq!(p.method(2), Some(OperatorMethod::Clustered));
-        assert_eq!(p.method(3), Some(OperatorMethod::MatrixFree));
+        assert_eq!(p.method(3), Some(OperatorMethod::Davidson));
         assert!(p.any_matrix_free());
         // forced: every block off the dense path, j = 2 clustered
         let p = plan_analysis_blocks(
@@ -366,9 +446,52 @@ mod tests {
             plan_analysis_blocks(10, 5000, &needed, OperatorMethod::Clustered, &s),
             Err(Error::TooLarge { .. })
         ));
+        // forced Davidson: j >= 3 Davidson, j = 2 clustered, j = 1 exact (matrix-free)
+        let p = plan_analysis_blocks(
+            10,
+            20,
+            &needed,
+            OperatorMethod::Davidson,
+            &solver(8000, 1 << 30),
+        )
+        .unwrap();
+        assert_eq!(p.method(1), Some(OperatorMethod::MatrixFree));
+        assert_eq!(p.method(2), Some(OperatorMethod::Clustered));
+        assert_eq!(p.method(3), Some(OperatorMethod::Davidson));
         // the stable sets' planner never picks the clustered solver
         let p = plan_blocks(10, &needed, OperatorMethod::Clustered, &solver(50, 1 << 30)).unwrap();
         assert_eq!(p.method(2), Some(OperatorMethod::MatrixFree));
+    }
+
+    #[test]
+    fn the_davidson_workspace_is_checked_against_the_budget_before_solving() {
+        // r = 200, j = 3: D = C(202, 3) = 1 353 400, odd: both ends
+        let needed = [false, false, false, true];
+        let d = sym_dim(200, 3).unwrap();
+        let need = davidson_bytes(3, d, &DavidsonOptions::default());
+        let ws = DavidsonOptions::default().workspace_vectors(Ends::Both) as u128;
+        assert_eq!(
+            need,
+            8 * d * ws + crate::engine::matrix_free::product_bytes(3, d)
+        );
+        // fits: Davidson; one byte short: refused naming the solver, before any allocation
+        let p = plan_analysis_blocks(200, 200, &needed, OperatorMethod::Auto, &solver(8000, need))
+            .unwrap();
+        assert_eq!(p.method(3), Some(OperatorMethod::Davidson));
+        let e = plan_analysis_blocks(
+            200,
+            200,
+            &needed,
+            OperatorMethod::Auto,
+            &solver(8000, need - 1),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(e, Error::TooLarge { .. }) && e.to_string().contains("Davidson"),
+            "{e}"
+        );
+        // even j holds one end only: a smaller workspace
+        assert!(davidson_bytes(4, d, &DavidsonOptions::default()) < need);
     }
 
     #[test]
