@@ -38,10 +38,14 @@ pub fn norm_inf(a: &[f64], rows: usize, cols: usize) -> f64 {
         .fold(0.0, f64::max)
 }
 
-/// `‖A‖_2`: the largest singular value (nalgebra SVD).
+/// `‖A‖_2`: the largest singular value (nalgebra SVD); NaN if an entry is not finite.
 pub fn spectral_norm(a: &[f64], rows: usize, cols: usize) -> f64 {
     if rows == 0 || cols == 0 {
         return 0.0;
+    }
+    // nalgebra's SVD does not return on a matrix with NaN or ∞ entries (a diverged SGD run)
+    if a.iter().any(|v| !v.is_finite()) {
+        return f64::NAN;
     }
     nalgebra::DMatrix::from_row_slice(rows, cols, a)
         .singular_values()
