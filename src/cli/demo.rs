@@ -25,7 +25,7 @@ use std::time::Instant;
 /// Arguments of `demo`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "The default: 64-64-64-1 relu on the first 500 digits training images, SGD η = 0.1, B = 20 to loss < 1e-6 (at most 60000 iterations), k = 1, 2, the diagram for k <= 2, and 16 networks for Figure 1 (η = 0.02,0.05,0.1,0.2 at B = 20; B = 5,10,20,50 at η = 0.1; 2 seeds). About 2 minutes on 2 cores.\n\nExamples:\n  sgdstab demo --out-dir sgdstab-demo\n  sgdstab demo --n 100 --hidden 32,32 --seeds 1 --json > demo.json"
+    after_help = "The default: 64-64-64-1 relu on the first 500 digits training images, SGD η = 0.1, B = 20 to loss < 1e-6 (at most 60000 iterations), k = 1, 2, the diagram for k <= 2, and 16 networks for Figure 1 (η = 0.02,0.05,0.1,0.2 at B = 20; B = 5,10,20,50 at η = 0.1; 2 seeds). About 2 minutes on 2 cores.\n\nExamples:\n  sgdstab demo --out-dir sgdstab-demo\n  sgdstab demo --n 30 --hidden 16,16 --seeds 1 --json > demo.json"
 )]
 pub struct Args {
     /// Output folder (created if missing).

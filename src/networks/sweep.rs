@@ -874,7 +874,7 @@ pub fn scatter(report: &SweepReport, panel: Panel) -> crate::plots::scatter::Sca
         corr.map_or(0, |c| c.runs),
         if missing > 0 {
             format!(
-                "; {missing} of {total} runs did not reach the threshold in {} iterations (not shown)",
+                "\n{missing} of {total} runs did not reach the threshold within {} iterations (not shown; listed in the report)",
                 report.max_iterations
             )
         } else {

@@ -208,7 +208,10 @@ fn draw_diagram<DB: DrawingBackend>(
     .map_err(e)?;
     let sub1 = format!(
         "n = {}, w = {}, rank r = {}, batches drawn {}; stable below each solid curve",
-        r.n, r.w, r.rank, r.sampling
+        r.n,
+        r.w,
+        r.rank,
+        r.sampling.to_string().replace('-', " ")
     );
     let sub2 = match training {
         Some(t) => format!("★ the network's training point η = {}, B = {}", t.lr, t.batch),
@@ -223,7 +226,7 @@ fn draw_diagram<DB: DrawingBackend>(
         .map_err(e)?;
     }
     let xt = ticks::log_ticks(xmin, xmax, 12);
-    let yt = ticks::log_ticks(ymin, ymax, 10);
+    let yt = ticks::log_ticks(ymin, ymax, 16);
     let mut chart = ChartBuilder::on(&plot_area)
         .margin(20)
         .x_label_area_size(66)
@@ -241,6 +244,7 @@ fn draw_diagram<DB: DrawingBackend>(
         .x_label_formatter(&|x| xt.label(*x))
         .y_label_formatter(&|y| yt.label(*y))
         .bold_line_style(RGBColor(225, 225, 225))
+        .light_line_style(WHITE)
         .axis_desc_style(("sans-serif", AXIS_PX))
         .draw()
         .map_err(e)?;
@@ -347,6 +351,6 @@ mod tests {
         let s = star(100, 50, 10.0);
         assert_eq!(s.len(), 10);
         assert_eq!(s[0], (100, 40));
-        assert!(s.iter().all(|&(x, y)| ((x - 100).pow(2) + (y - 50).pow(2)) <= 101));
+        assert!(s.iter().all(|&(x, y)| ((x - 100).pow(2) + (y - 50).pow(2)) <= 121));
     }
 }

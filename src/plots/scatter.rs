@@ -133,6 +133,7 @@ impl Figure for Scatter {
             .label_style(("sans-serif", LABEL_PX))
             .axis_desc_style(("sans-serif", AXIS_PX))
             .bold_line_style(RGBColor(225, 225, 225))
+            .light_line_style(WHITE)
             .draw()
             .map_err(e)?;
         let count = self.groups.len();

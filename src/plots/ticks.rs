@@ -1,6 +1,6 @@
 //! Tick marks that label the plotted range: on a log axis the values `m · 10^e` with the
 //! mantissas `m` of the sparsest of `{1}`, `{1, 2, 5}`, `{1, 2, 3, 5}`, `{1, …, 9}` that puts at
-//! least [`MIN_TICKS`] ticks inside the range (not only the powers of ten when the data lie
+//! least [`MIN_TICKS`] and about two ticks per decade inside the range, within the maximum (not only the powers of ten when the data lie
 //! between two of them); on a short range (less than a factor 1.25) and on a linear axis, a
 //! `1-2-5` step. Labels are distinct: each is printed with the decimals its step needs.
 
@@ -80,6 +80,10 @@ pub fn log_ticks(lo: f64, hi: f64, max_ticks: usize) -> Ticks {
         }
         out
     };
+    // about two labels per decade plotted, at least MIN_TICKS
+    let want = MIN_TICKS
+        .max((2.0 * (hi / lo).log10()).ceil() as usize)
+        .min(max_ticks);
     let mut chosen: Option<Vec<(f64, String)>> = None;
     for set in SETS {
         let t = within(set, 1);
@@ -98,7 +102,7 @@ pub fn log_ticks(lo: f64, hi: f64, max_ticks: usize) -> Ticks {
             }
             break;
         }
-        let enough = t.len() >= MIN_TICKS.min(max_ticks);
+        let enough = t.len() >= want;
         chosen = Some(t);
         if enough {
             break;
