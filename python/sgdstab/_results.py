@@ -136,6 +136,26 @@ class LanczosReport(_View):
     residual_max: _Field[float] = _Field("Explicit residual of the largest Ritz pair.")
 
 
+class Enclosure(_View):
+    """The certified enclosure ``[lower, upper]`` of ``λ_max(T_2)`` of a ``clustered`` block.
+
+    ``lower`` is a Rayleigh quotient of the exact operator; ``upper`` a certificate (Sylvester's
+    law of inertia on the ``n × n`` capacitance matrix, or Kato–Temple with a certified gap) —
+    never a residual. The block's ``lambda_max`` is the midpoint and its ``error_bound`` the width.
+    """
+
+    __slots__ = ()
+    lower: _Field[float] = _Field("Certified lower bound on ``λ_max(T_2)`` (a Rayleigh quotient, rounding included).")
+    upper: _Field[float] = _Field("Certified upper bound on ``λ_max(T_2)``.")
+    width: _Field[float] = _Field("``upper − lower``.")
+    lambda_min_lower: _Field[float] = _Field("Lower bound on ``λ_min(T_2)`` (the smallest diagonal entry of ``Δ``).")
+    lambda_min_upper: _Field[float] = _Field("Upper bound on ``λ_min(T_2)`` (the smallest diagonal entry of ``T_2``).")
+    rounds: _Field[int] = _Field("Secular/refinement rounds (each forms one capacitance bound).")
+    products: _Field[int] = _Field("Exact operator applications (``T_2`` and ``M(μ)``).")
+    buckets: _Field[int] = _Field("Buckets of eigen-indices in the last capacitance bound.")
+    termination: _Field[str] = _Field("``converged`` (width reached) or ``max-iterations``.")
+
+
 class InertiaCertificate(_View):
     """The Sylvester-inertia certificate of the ``+1`` side of a block."""
 
@@ -156,7 +176,7 @@ class BlockReport(_View):
     lambda_max: _Field[float] = _Field("Largest eigenvalue.")
     error_bound: _Field[float] = _Field("Error bound on each eigenvalue.")
     multiplicity: _Field[int] = _Field("How often the block's spectrum repeats in ``Sym^k(R^w)``: ``C(w − r + k − j − 1, k − j)``.")
-    method: _Field[str] = _Field("``dense`` or ``matrix-free``.")
+    method: _Field[str] = _Field("``dense``, ``matrix-free`` (Lanczos) or ``clustered`` (certified enclosure, ``j = 2``).")
     lanczos: _Field[Optional[LanczosReport]] = _Field("Lanczos details (matrix-free blocks ``j >= 2``), else ``None``.", _one(LanczosReport))
     inertia: _Field[Optional[InertiaCertificate]] = _Field(
         "The Sylvester-inertia certificate of the ``+1`` side when ``λ_max`` is within its error bound of 1, else ``None``.",
@@ -164,6 +184,9 @@ class BlockReport(_View):
     )
     eigenvalues: _Field[Optional[Tuple[float, ...]]] = _Field(
         "All eigenvalues, ascending (``full_spectrum=True``, dense blocks), else ``None``.", tuple, optional=True
+    )
+    enclosure: _Field[Optional[Enclosure]] = _Field(
+        "The certified enclosure of ``λ_max`` (``clustered`` blocks), else ``None``.", _one(Enclosure), optional=True
     )
 
 
@@ -174,7 +197,13 @@ class ConeReport(_View):
     ratio: _Field[float] = _Field("``‖T X_t‖/‖X_t‖`` at the last iterate (a lower bound on the Perron root).")
     iterations: _Field[int] = _Field("Iterations done.")
     residual: _Field[float] = _Field("Relative eigen-residual at the end.")
-    termination: _Field[str] = _Field("Why it stopped: ``converged``, ``max-iterations`` or ``zero-iterate``.")
+    termination: _Field[str] = _Field(
+        "Why it stopped: ``converged``, ``max-iterations``, ``zero-iterate``, or ``skipped`` (see ``reason``)."
+    )
+    reason: _Field[Optional[str]] = _Field(
+        "Why the check was skipped (e.g. the block radius is certified by the clustered solver), else ``None``.",
+        optional=True,
+    )
     block_radius: _Field[float] = _Field("``ρ(T_k^{(b)})`` from the eigensolver, for comparison.")
     relative_difference: _Field[float] = _Field("``|ratio − block_radius| / block_radius``.")
 

@@ -10,13 +10,18 @@ import pytest
 import sgdstab
 from sgdstab import _results
 
+from conftest import FIXTURES
+
 
 def check_view(view, data, path="report"):
     """Every key of `data` is a documented attribute of `view` and vice versa, recursively; the
     values agree."""
     cls = type(view)
     fields = set(cls._fields)
-    assert fields == set(data) | ({"eigenvalues"} & fields), f"{path}: {cls.__name__} fields {sorted(fields ^ set(data))} differ from the JSON"
+    optional = {k for k in fields if getattr(cls, k)._optional}
+    assert set(data) <= fields and fields - set(data) <= optional, (
+        f"{path}: {cls.__name__} fields {sorted(fields ^ set(data))} differ from the JSON"
+    )
     for key in cls._fields:
         doc = getattr(cls, key).__doc__
         assert doc and doc.strip(), f"{cls.__name__}.{key} has no docstring"
@@ -49,6 +54,37 @@ def test_analyze_attributes_cover_the_json(rng):
     check_view(m, m.to_dict())
     assert m.orders[0].blocks[-1].lanczos.products > 0
     assert m.orders[0].blocks[-1].eigenvalues is None
+
+
+def test_a_clustered_block_reports_its_certified_enclosure():
+    # the committed trained-network export (n = 200, r = 200, D_2 = 20 100): the top of spec T_2
+    # is a cluster just below 1, where the clustered solver encloses λ_max
+    A = np.load(FIXTURES / "trained" / "grads.npy")
+    r = sgdstab.analyze(A, lr=0.1, batch=20, orders=(2,), method="clustered")
+    check_view(r, r.to_dict())
+    block = r.orders[0].blocks[-1]
+    assert block.method == "clustered" and block.j == 2
+    enc = block.enclosure
+    assert enc.lower <= block.lambda_max <= enc.upper
+    assert enc.width == pytest.approx(enc.upper - enc.lower, rel=1e-12, abs=0)
+    assert 0 < enc.width <= 1e-9 and block.error_bound == enc.width
+    # the largest diagonal entry of T_2 is a Rayleigh quotient: a lower bound the enclosure
+    # must respect (computed here independently from the rows)
+    G = A @ A.T / A.shape[0]
+    lam, U = np.linalg.eigh(G)
+    keep = lam > lam.max() * 1e-12
+    lam, U = lam[keep], U[:, keep]
+    Bc = (U * np.sqrt(A.shape[0] * lam)).T  # (r, n): b_ia = sqrt(n λ_a) u_ai, H's eigenbasis
+    n, b, eta = A.shape[0], 20, 0.1
+    p = (n - b) / (b * (n - 1))
+    sq = Bc**2  # (r, n)
+    K = sq @ sq.T / n  # (1/n) Σ_i b_ia² b_ib²
+    diag = 1 - eta * (lam[:, None] + lam[None, :]) + eta**2 * (1 - p) * np.outer(lam, lam)
+    diag = diag + eta**2 * p * K * (2 - np.eye(len(lam)))
+    assert diag.max() <= enc.upper + 1e-12
+    cone = r.orders[0].cone
+    assert cone.termination == "skipped" and cone.reason
+    assert sgdstab.ConeReport.reason.__doc__
 
 
 def test_thresholds_and_diagram_attributes_cover_the_json(rng):

@@ -515,49 +515,107 @@ impl Transaction {
         }
     }
 
-    /// Moves every staged file onto its target, in the order written. If one fails, the rest
-    /// are removed and the error names its target (the files renamed before it stay).
+    /// Moves every staged file onto its target: all of them or none. Regular files are renamed
+    /// first, in the order written, each existing target kept aside (a hard link, else a copy)
+    /// until the last rename succeeded; if one fails, the targets renamed before it get their old
+    /// content back (or are removed if they did not exist), the remaining temporary files are
+    /// removed, and the error names the target that failed. Devices and FIFOs (written through,
+    /// which cannot be undone) are written only after every rename succeeded.
     pub fn commit(self) -> Result<()> {
-        let staged = STAGED
+        let mut staged = STAGED
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take()
             .unwrap_or_default();
         std::mem::forget(self);
+        // renames before writes through; the order within each kind is kept
+        staged.sort_by_key(|s| s.through);
+        let discard = |rest: &[Staged]| {
+            for s in rest {
+                let _ = std::fs::remove_file(&s.tmp);
+            }
+        };
         // a target a rename cannot replace (a directory) fails the whole commit before any
         // rename (the temporary files were created beside their targets, so the directories
         // are writable)
-        let mut first_err: Option<Error> = staged
-            .iter()
-            .find(|s| !s.through && s.target.is_dir())
-            .map(|s| Error::Io {
+        if let Some(s) = staged.iter().find(|s| !s.through && s.target.is_dir()) {
+            let e = Error::Io {
                 path: s.shown.clone(),
                 source: std::io::Error::from_raw_os_error(21),
-            });
-        for s in staged {
-            if first_err.is_some() {
-                let _ = std::fs::remove_file(&s.tmp);
-                continue;
+            };
+            discard(&staged);
+            return Err(e);
+        }
+        // (target, its old content kept aside or None if it did not exist)
+        let mut done: Vec<(PathBuf, Option<PathBuf>)> = Vec::new();
+        let rollback = |done: &[(PathBuf, Option<PathBuf>)]| {
+            for (target, aside) in done.iter().rev() {
+                match aside {
+                    Some(a) => {
+                        let _ = std::fs::rename(a, target);
+                    }
+                    None => {
+                        let _ = std::fs::remove_file(target);
+                    }
+                }
             }
-            let done = if s.through {
-                (|| {
+        };
+        let n_renames = staged.iter().filter(|s| !s.through).count();
+        for (i, s) in staged.iter().enumerate().take(n_renames) {
+            let step = (|| {
+                let aside = if std::fs::symlink_metadata(&s.target).is_ok() {
+                    let a = temp_path(&s.target);
+                    if std::fs::hard_link(&s.target, &a).is_err() {
+                        std::fs::copy(&s.target, &a)?;
+                    }
+                    Some(a)
+                } else {
+                    None
+                };
+                match std::fs::rename(&s.tmp, &s.target) {
+                    Ok(()) => Ok(aside),
+                    Err(e) => {
+                        if let Some(a) = &aside {
+                            let _ = std::fs::remove_file(a);
+                        }
+                        Err(e)
+                    }
+                }
+            })();
+            match step {
+                Ok(aside) => done.push((s.target.clone(), aside)),
+                Err(source) => {
+                    rollback(&done);
+                    discard(&staged[i..]);
+                    return Err(Error::Io {
+                        path: s.shown.clone(),
+                        source,
+                    });
+                }
+            }
+        }
+        for (_, aside) in &done {
+            if let Some(a) = aside {
+                let _ = std::fs::remove_file(a);
+            }
+        }
+        let mut first_err: Option<Error> = None;
+        for s in &staged[n_renames..] {
+            if first_err.is_none() {
+                let r = (|| {
                     let mut from = std::fs::File::open(&s.tmp)?;
                     let mut to = std::fs::OpenOptions::new().write(true).open(&s.target)?;
                     std::io::copy(&mut from, &mut to)?;
                     to.flush()
-                })()
-            } else {
-                std::fs::rename(&s.tmp, &s.target)
-            };
-            if let Err(source) = done {
-                let _ = std::fs::remove_file(&s.tmp);
-                first_err = Some(Error::Io {
-                    path: s.shown,
-                    source,
-                });
-            } else if s.through {
-                let _ = std::fs::remove_file(&s.tmp);
+                })();
+                if let Err(source) = r {
+                    first_err = Some(Error::Io {
+                        path: s.shown.clone(),
+                        source,
+                    });
+                }
             }
+            let _ = std::fs::remove_file(&s.tmp);
         }
         match first_err {
             Some(e) => Err(e),
@@ -596,5 +654,40 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
             (Ok(x), Ok(y)) => x == y,
             _ => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod transaction_tests {
+    use super::*;
+
+    /// A commit whose second rename fails (its directory vanished after staging) gives the first
+    /// target its old content back, creates nothing and leaves no temporary file.
+    #[test]
+    fn a_rename_failing_halfway_undoes_the_renames_before_it() {
+        let root = std::env::temp_dir().join(format!("sgdstab-tx-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let kept = root.join("kept");
+        let gone = root.join("gone");
+        std::fs::create_dir_all(&kept).unwrap();
+        std::fs::create_dir_all(&gone).unwrap();
+        let old = kept.join("report.json");
+        std::fs::write(&old, b"old").unwrap();
+        let fresh = kept.join("new.csv");
+        let tx = Transaction::begin();
+        write_atomic(&old, b"new").unwrap();
+        write_atomic(&fresh, b"fresh").unwrap();
+        write_atomic(&gone.join("plot.svg"), b"svg").unwrap();
+        std::fs::remove_dir_all(&gone).unwrap();
+        let err = tx.commit().unwrap_err().to_string();
+        assert!(err.contains("plot.svg"), "{err}");
+        assert_eq!(std::fs::read(&old).unwrap(), b"old");
+        assert!(!fresh.exists());
+        let left: Vec<_> = std::fs::read_dir(&kept)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, vec!["report.json".to_string()]);
+        std::fs::remove_dir_all(&root).unwrap();
     }
 }
