@@ -386,7 +386,7 @@ fn demo_runs_end_to_end_into_its_folder() {
     assert_eq!(r["consistency"]["ok"], true);
     let meta = json(&std::fs::read_to_string(d.join("network/meta.json")).unwrap());
     assert_eq!(meta["samples"], 30);
-    assert_eq!(meta["architecture"], "64-16-16-1 relu");
+    assert_eq!(meta["architecture_text"], "64-16-16-1 relu");
     // the diagram: one CSV row per (k, B) for k = 1, 2 and B = 1, 2, 5, 10, 20, 30 (n = 30);
     // η*_1 is the same for every B, and η*_2 <= η*_1
     let csv = std::fs::read_to_string(d.join("stability.csv")).unwrap();
@@ -447,7 +447,10 @@ fn demo_json_and_out_file() {
     assert_eq!(r["analysis"]["command"], "analyze");
     assert_eq!(r["sweep"]["command"], "sweep");
     assert_eq!(std::fs::read_to_string(&out_file).unwrap(), stdout);
-    assert_eq!(std::fs::read_to_string(d.join("demo.json")).unwrap(), stdout);
+    assert_eq!(
+        std::fs::read_to_string(d.join("demo.json")).unwrap(),
+        stdout
+    );
     // a picture as --out is refused before any work, naming the flags
     let png = tmp.path().join("x.png");
     let fresh = tmp.path().join("never");
@@ -474,7 +477,10 @@ fn read_f64_npy(path: &Path) -> Vec<f64> {
         (u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize, 12)
     };
     let header = String::from_utf8_lossy(&b[start..start + hlen]);
-    assert!(header.contains("'<f8'") && header.contains("'fortran_order': False"), "{header}");
+    assert!(
+        header.contains("'<f8'") && header.contains("'fortran_order': False"),
+        "{header}"
+    );
     b[start + hlen..]
         .chunks_exact(8)
         .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
@@ -542,9 +548,26 @@ fn sweep_on_digits_is_finite_and_g_values_recompute() {
     assert_eq!(r["w1_tables"].as_array().unwrap().len(), 2);
     // the text names the runs that did not converge
     let text = ok(&[
-        "sweep", "--dataset", "digits", "--n", "40", "--hidden", "16,16", "--lrs", "0.05", "--batch",
-        "10", "--batches", "20", "--seeds", "1", "--max-iter", "30", "--out-dir",
-        d.to_str().unwrap(), "-q",
+        "sweep",
+        "--dataset",
+        "digits",
+        "--n",
+        "40",
+        "--hidden",
+        "16,16",
+        "--lrs",
+        "0.05",
+        "--batch",
+        "10",
+        "--batches",
+        "20",
+        "--seeds",
+        "1",
+        "--max-iter",
+        "30",
+        "--out-dir",
+        d.to_str().unwrap(),
+        "-q",
     ]);
     assert!(text.contains("did NOT reach the loss threshold"), "{text}");
 

@@ -12,8 +12,8 @@ use super::sweep::write_sweep;
 use super::train::summary;
 use sgdstab::networks::datasets::{DatasetKind, DatasetSpec};
 use sgdstab::networks::pipeline::{
-    run_demo, Demo, DemoOptions, NetworkSpec, DEMO_LOSS_THRESHOLD,
-    DEMO_MAX_ITERATIONS, DEMO_POINTS, DEMO_STAGE_PREFIX,
+    run_demo, Demo, DemoOptions, NetworkSpec, DEMO_LOSS_THRESHOLD, DEMO_MAX_ITERATIONS,
+    DEMO_POINTS, DEMO_STAGE_PREFIX,
 };
 use sgdstab::plots::diagram::{MarkedDiagramFigure, TrainingPoint};
 use sgdstab::Progress;
@@ -284,7 +284,11 @@ fn print_reports(demo: &Demo) -> anyhow::Result<()> {
             t.varied,
             t.spearman_g_w.map_or("n/a".into(), |p| format!("{p:+.3}")),
             t.spearman_g_x.map_or("n/a".into(), |p| format!("{p:+.3}")),
-            if t.paper_sign < 0 { "negative" } else { "positive" }
+            if t.paper_sign < 0 {
+                "negative"
+            } else {
+                "positive"
+            }
         );
     }
     if sw.not_converged.is_empty() {
@@ -325,6 +329,9 @@ mod tests {
     fn flag_defaults_are_the_library_defaults() {
         let a = Wrap::parse_from(["demo"]).args;
         assert_eq!(a.options(), DemoOptions::default());
-        assert_eq!(a.hidden.0, sgdstab::networks::pipeline::DEMO_HIDDEN.to_vec());
+        assert_eq!(
+            a.hidden.0,
+            sgdstab::networks::pipeline::DEMO_HIDDEN.to_vec()
+        );
     }
 }

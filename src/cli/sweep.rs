@@ -12,14 +12,16 @@ use std::time::Instant;
 /// ([`SweepPreset::for_dataset`]): the small torus setting, or with `--dataset digits` the
 /// paper's Figure 1 (a) setting.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Defaults per data set (a flag given overrides its default):\n  \
+#[command(
+    after_help = "Defaults per data set (a flag given overrides its default):\n  \
     torus, circle, thick-torus, gaussian, iris: 8-32-1 tanh on n = 16 points (d = 8), η = 0.02,0.05,0.1,0.2,0.3 at B = 4, \
     B = 1,2,4,8,16 at η = 0.1, 6 seeds, loss < 1e-12, at most 200000 iterations per run\n  \
     digits: 64-128-128-1 relu on the n = 1000 training images, η = 0.01,0.02,0.05,0.1,0.2,0.3 at B = 20, \
     B = 2,5,10,20,50,100 at η = 0.1, 3 seeds, loss < 1e-5, at most 100000 iterations per run \
     (runs that hit the cap are listed as not converged)\n\n\
     Examples:\n  sgdstab sweep --dataset digits --out-dir sweep-digits\n  \
-    sgdstab sweep --lrs 0.02,0.1,0.3 --batches 1,4,16 --seeds 3 --out-dir sweep")]
+    sgdstab sweep --lrs 0.02,0.1,0.3 --batches 1,4,16 --seeds 3 --out-dir sweep"
+)]
 pub struct Args {
     /// Built-in data set: circle, torus, thick-torus, gaussian, iris or digits (sets the
     /// defaults below).
@@ -44,7 +46,11 @@ pub struct Args {
     #[arg(long = "max-iter", value_name = "N")]
     max_iter: Option<usize>,
     /// Loss threshold of a converged run, on (1/2n) Σ (f − y)² [default: 1e-12; digits: 1e-5].
-    #[arg(long = "loss-threshold", value_name = "L", allow_negative_numbers = true)]
+    #[arg(
+        long = "loss-threshold",
+        value_name = "L",
+        allow_negative_numbers = true
+    )]
     loss_threshold: Option<f64>,
     /// Learning rates of the first panel (batch size --batch) [default: 0.02,0.05,0.1,0.2,0.3;
     /// digits: 0.01,0.02,0.05,0.1,0.2,0.3].
@@ -98,7 +104,10 @@ impl Args {
             seeds: (0..self.seeds.unwrap_or(p.seeds)).collect(),
             max_iterations: self.max_iter.unwrap_or(p.max_iterations),
             loss_threshold: self.loss_threshold.unwrap_or(p.loss_threshold),
-            checkpoints: self.checkpoints.as_ref().map_or(p.checkpoints, |c| c.0.clone()),
+            checkpoints: self
+                .checkpoints
+                .as_ref()
+                .map_or(p.checkpoints, |c| c.0.clone()),
         })
     }
 }
@@ -198,10 +207,14 @@ mod tests {
             sgdstab::networks::sweep::DIGITS_MAX_ITERATIONS
         );
         // a flag given wins over the preset
-        let small = Wrap::parse_from(["sweep", "--dataset", "digits", "--n", "40", "--hidden", "8"])
-            .args
-            .options()
-            .unwrap();
-        assert_eq!((small.data.n, small.architecture.describe()), (40, "64-8-1 relu".to_string()));
+        let small =
+            Wrap::parse_from(["sweep", "--dataset", "digits", "--n", "40", "--hidden", "8"])
+                .args
+                .options()
+                .unwrap();
+        assert_eq!(
+            (small.data.n, small.architecture.describe()),
+            (40, "64-8-1 relu".to_string())
+        );
     }
 }

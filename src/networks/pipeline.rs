@@ -22,9 +22,9 @@ use crate::networks::training::{
 };
 use crate::problem::{Problem, ProblemOptions};
 use crate::progress::{Hooks, Progress};
+use crate::threshold::diagram::{DiagramOptions, DiagramReport};
 use crate::{OperatorMethod, SolverOptions};
 use serde::Serialize;
-use crate::threshold::diagram::{DiagramOptions, DiagramReport};
 use std::path::Path;
 
 /// A network and its data: what `train`, `sweep` and `demo` share.
@@ -389,7 +389,11 @@ pub fn run_demo(opts: &DemoOptions, export_dir: &Path, hooks: Hooks) -> Result<D
         &format!(
             "train {}-{}-1 {} on {} {} points with SGD η = {}, B = {} to loss < {:.0e}",
             net.data.kind.fixed_dim().unwrap_or(net.data.dim),
-            net.hidden.iter().map(|h| h.to_string()).collect::<Vec<_>>().join("-"),
+            net.hidden
+                .iter()
+                .map(|h| h.to_string())
+                .collect::<Vec<_>>()
+                .join("-"),
             net.activation.name(),
             net.data.n,
             net.data.kind.name(),
@@ -438,7 +442,11 @@ pub fn run_demo(opts: &DemoOptions, export_dir: &Path, hooks: Hooks) -> Result<D
     )?;
 
     // 3. Section 4 with the analyzer's verdicts as Theorem 3's premise
-    stage(hooks, 3, "Section 4: g_W, g_x, Prop. 2, Corollary 2, Theorem 3");
+    stage(
+        hooks,
+        3,
+        "Section 4: g_W, g_x, Prop. 2, Corollary 2, Theorem 3",
+    );
     let t = &trained;
     let inp = SobolevInput {
         x: &t.data.x,

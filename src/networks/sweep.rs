@@ -478,10 +478,7 @@ pub fn g_values_streamed(net: &Mlp, data: &Dataset) -> (f64, f64) {
         sw += grad.iter().map(|v| v * v).sum::<f64>();
         sx += xgrad.iter().map(|v| v * v).sum::<f64>();
     }
-    (
-        (sw / data.n as f64).sqrt(),
-        (sx / data.n as f64).sqrt(),
-    )
+    ((sw / data.n as f64).sqrt(), (sx / data.n as f64).sqrt())
 }
 
 /// One job of the sweep.
@@ -548,7 +545,8 @@ fn run_jobs(
     let mut order: Vec<usize> = (0..jobs.len()).collect();
     let cost = |j: &Job| j.batch as f64 / j.lr;
     order.sort_by(|&a, &b| cost(&jobs[b]).total_cmp(&cost(&jobs[a])).then(a.cmp(&b)));
-    let slots: Vec<Mutex<Option<Result<SweepRun>>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
+    let slots: Vec<Mutex<Option<Result<SweepRun>>>> =
+        jobs.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let workers = rayon::current_num_threads().clamp(1, jobs.len().max(1));
     rayon::scope(|s| {
@@ -768,7 +766,10 @@ pub fn sweep(opts: &SweepOptions, progress: &dyn Progress) -> Result<SweepReport
     let runs = run_jobs(&data, opts, &jobs, progress)?;
     progress.end();
 
-    let correlations = Panel::ALL.into_iter().map(|p| correlation(&runs, p)).collect();
+    let correlations = Panel::ALL
+        .into_iter()
+        .map(|p| correlation(&runs, p))
+        .collect();
     let trends = Panel::ALL.into_iter().map(|p| trend(&runs, p)).collect();
     let not_converged = runs
         .iter()
@@ -793,7 +794,11 @@ pub fn sweep(opts: &SweepOptions, progress: &dyn Progress) -> Result<SweepReport
         .into_iter()
         .filter(|p| finite.iter().any(|r| r.panel == *p))
         .map(|panel| {
-            let rs: Vec<&SweepRun> = finite.iter().copied().filter(|r| r.panel == panel).collect();
+            let rs: Vec<&SweepRun> = finite
+                .iter()
+                .copied()
+                .filter(|r| r.panel == panel)
+                .collect();
             PanelW1 {
                 panel,
                 rows: w1_rows(&rs, &cps),
@@ -852,7 +857,11 @@ pub fn scatter(report: &SweepReport, panel: Panel) -> crate::plots::scatter::Sca
     let corr = report.correlations.iter().find(|c| c.panel == panel);
     let settings = report.settings.iter().filter(|s| s.panel == panel).count();
     let total = report.runs.iter().filter(|r| r.panel == panel).count();
-    let missing = report.not_converged.iter().filter(|r| r.panel == panel).count();
+    let missing = report
+        .not_converged
+        .iter()
+        .filter(|r| r.panel == panel)
+        .count();
     let title = match panel {
         Panel::LearningRate => format!(
             "g_W vs g_x, learning rate η varies (B = {})",
@@ -1002,10 +1011,7 @@ pub fn text(r: &SweepReport) -> String {
             c.pearson_log.map_or("n/a".into(), |p| format!("{p:.4}"))
         );
     }
-    let _ = writeln!(
-        s,
-        "\nMeans over the interpolated runs of each setting:"
-    );
+    let _ = writeln!(s, "\nMeans over the interpolated runs of each setting:");
     let _ = writeln!(
         s,
         "  {:>8}  {:>5}  {:>7}  {:>10}  {:>10}  {:>10}  {:>10}",
@@ -1128,8 +1134,14 @@ mod tests {
     #[test]
     fn digits_preset_is_the_papers_setting() {
         let p = SweepPreset::for_dataset(DatasetKind::Digits);
-        assert_eq!((p.n, p.hidden.clone(), p.activation), (1000, vec![128, 128], Activation::Relu));
-        assert_eq!((p.fixed_batch, p.fixed_lr, p.loss_threshold), (20, 0.1, 1e-5));
+        assert_eq!(
+            (p.n, p.hidden.clone(), p.activation),
+            (1000, vec![128, 128], Activation::Relu)
+        );
+        assert_eq!(
+            (p.fixed_batch, p.fixed_lr, p.loss_threshold),
+            (20, 0.1, 1e-5)
+        );
         assert!(p.lrs.len() >= 6 && p.lrs[0] == 0.01 && *p.lrs.last().unwrap() == 0.3);
         assert!(p.batches.len() >= 6 && p.batches[0] == 2 && *p.batches.last().unwrap() == 100);
         assert!(p.seeds >= 3);

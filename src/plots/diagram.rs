@@ -63,7 +63,12 @@ enum Marker {
 }
 
 fn marker(idx: usize) -> Marker {
-    [Marker::Circle, Marker::Triangle, Marker::Square, Marker::Diamond][idx % 4]
+    [
+        Marker::Circle,
+        Marker::Triangle,
+        Marker::Square,
+        Marker::Diamond,
+    ][idx % 4]
 }
 
 /// A legend line: label, colour, stroke width, dash `(size, gap)` (`None`: solid), marker.
@@ -96,9 +101,17 @@ fn draw_marker<DB: DrawingBackend>(
             vec![(x, y - s - 1), (x - s - 1, y + s), (x + s + 1, y + s)],
             color.filled(),
         )),
-        Marker::Square => area.draw(&Rectangle::new([(x - s, y - s), (x + s, y + s)], color.filled())),
+        Marker::Square => area.draw(&Rectangle::new(
+            [(x - s, y - s), (x + s, y + s)],
+            color.filled(),
+        )),
         Marker::Diamond => area.draw(&Polygon::new(
-            vec![(x, y - s - 2), (x + s + 2, y), (x, y + s + 2), (x - s - 2, y)],
+            vec![
+                (x, y - s - 2),
+                (x + s + 2, y),
+                (x, y + s + 2),
+                (x - s - 2, y),
+            ],
             color.filled(),
         )),
     }
@@ -111,7 +124,10 @@ fn star(x: i32, y: i32, r: f64) -> Vec<(i32, i32)> {
         .map(|i| {
             let rad = if i % 2 == 0 { r } else { 0.45 * r };
             let a = std::f64::consts::PI * (i as f64 / 5.0 - 0.5);
-            (x + (rad * a.cos()).round() as i32, y + (rad * a.sin()).round() as i32)
+            (
+                x + (rad * a.cos()).round() as i32,
+                y + (rad * a.sin()).round() as i32,
+            )
         })
         .collect()
 }
@@ -184,13 +200,43 @@ fn draw_diagram<DB: DrawingBackend>(
     let mut legend: Vec<LegendEntry> = Vec::new();
     for (idx, &k) in r.orders.iter().enumerate() {
         let color = PALETTE[idx % PALETTE.len()];
-        legend.push((format!("η*_{k}, exact (k = {k})"), color, 3, None, Some(marker(idx))));
-        legend.push((format!("Theorem 2 limit, k = {k}"), color, 2, Some((10, 6)), None));
-        legend.push((format!("Corollary 1 limit, k = {k}"), color, 2, Some((3, 5)), None));
+        legend.push((
+            format!("η*_{k}, exact (k = {k})"),
+            color,
+            3,
+            None,
+            Some(marker(idx)),
+        ));
+        legend.push((
+            format!("Theorem 2 limit, k = {k}"),
+            color,
+            2,
+            Some((10, 6)),
+            None,
+        ));
+        legend.push((
+            format!("Corollary 1 limit, k = {k}"),
+            color,
+            2,
+            Some((3, 5)),
+            None,
+        ));
         if k == 2 {
             let grey = RGBColor(90, 90, 90);
-            legend.push(("Mulayoff–Michaeli trace bound (k = 2)".into(), grey, 2, Some((14, 7)), None));
-            legend.push(("top-eigenvector bound (k = 2)".into(), grey, 2, Some((5, 4)), None));
+            legend.push((
+                "Mulayoff–Michaeli trace bound (k = 2)".into(),
+                grey,
+                2,
+                Some((14, 7)),
+                None,
+            ));
+            legend.push((
+                "top-eigenvector bound (k = 2)".into(),
+                grey,
+                2,
+                Some((5, 4)),
+                None,
+            ));
         }
     }
     let legend_rows = (legend.len() + usize::from(training.is_some())).div_ceil(2) as u32;
@@ -214,14 +260,22 @@ fn draw_diagram<DB: DrawingBackend>(
         r.sampling.to_string().replace('-', " ")
     );
     let sub2 = match training {
-        Some(t) => format!("★ the network's training point η = {}, B = {}", t.lr, t.batch),
+        Some(t) => format!(
+            "★ the network's training point η = {}, B = {}",
+            t.lr, t.batch
+        ),
         None => "dashed/dotted: the implied limits of Theorem 2 and Corollary 1".to_string(),
     };
     for (i, line) in [sub1, sub2].iter().enumerate() {
         top.draw_text(
             line,
-            &("sans-serif", SUBTITLE_PX).into_font().color(&RGBColor(50, 50, 50)),
-            (20, (16 + TITLE_PX + 6 + (SUBTITLE_PX + 6) * i as u32) as i32),
+            &("sans-serif", SUBTITLE_PX)
+                .into_font()
+                .color(&RGBColor(50, 50, 50)),
+            (
+                20,
+                (16 + TITLE_PX + 6 + (SUBTITLE_PX + 6) * i as u32) as i32,
+            ),
         )
         .map_err(e)?;
     }
@@ -287,9 +341,13 @@ fn draw_diagram<DB: DrawingBackend>(
             let area = chart.plotting_area().strip_coord_spec();
             let (ox, oy) = area.get_base_pixel();
             let pts = star(x - ox, y - oy, 15.0);
-            area.draw(&Polygon::new(pts.clone(), BLACK.filled())).map_err(e)?;
+            area.draw(&Polygon::new(pts.clone(), BLACK.filled()))
+                .map_err(e)?;
             area.draw(&PathElement::new(
-                pts.iter().copied().chain(pts.first().copied()).collect::<Vec<_>>(),
+                pts.iter()
+                    .copied()
+                    .chain(pts.first().copied())
+                    .collect::<Vec<_>>(),
                 WHITE.stroke_width(1),
             ))
             .map_err(e)?;
@@ -297,13 +355,24 @@ fn draw_diagram<DB: DrawingBackend>(
     }
     // the legend, in two columns under the plot
     let col_w = (w / 2) as i32;
-    let mut entries: Vec<(Option<LegendEntry>, String)> =
-        legend.into_iter().map(|l| { let s = l.0.clone(); (Some(l), s) }).collect();
+    let mut entries: Vec<(Option<LegendEntry>, String)> = legend
+        .into_iter()
+        .map(|l| {
+            let s = l.0.clone();
+            (Some(l), s)
+        })
+        .collect();
     if let Some(t) = training {
-        entries.push((None, format!("training point (η = {}, B = {})", t.lr, t.batch)));
+        entries.push((
+            None,
+            format!("training point (η = {}, B = {})", t.lr, t.batch),
+        ));
     }
     for (i, (entry, label)) in entries.iter().enumerate() {
-        let (col, row) = ((i as u32 / legend_rows) as i32, (i as u32 % legend_rows) as i32);
+        let (col, row) = (
+            (i as u32 / legend_rows) as i32,
+            (i as u32 % legend_rows) as i32,
+        );
         let (x0, y) = (24 + col * col_w, 12 + LEGEND_ROW * row + LEGEND_ROW / 2);
         match entry {
             Some((_, color, width, dash, mk)) => {
@@ -351,6 +420,8 @@ mod tests {
         let s = star(100, 50, 10.0);
         assert_eq!(s.len(), 10);
         assert_eq!(s[0], (100, 40));
-        assert!(s.iter().all(|&(x, y)| ((x - 100).pow(2) + (y - 50).pow(2)) <= 121));
+        assert!(s
+            .iter()
+            .all(|&(x, y)| ((x - 100).pow(2) + (y - 50).pow(2)) <= 121));
     }
 }

@@ -104,7 +104,10 @@ impl Figure for Scatter {
                 &("sans-serif", SUBTITLE_PX)
                     .into_font()
                     .color(&RGBColor(50, 50, 50)),
-                (20, (16 + TITLE_PX + 6 + (SUBTITLE_PX + 6) * i as u32) as i32),
+                (
+                    20,
+                    (16 + TITLE_PX + 6 + (SUBTITLE_PX + 6) * i as u32) as i32,
+                ),
             )
             .map_err(e)?;
         }

@@ -62,7 +62,12 @@ pub fn log_ticks(lo: f64, hi: f64, max_ticks: usize) -> Ticks {
     if !(lo.is_finite() && hi.is_finite() && lo > 0.0 && hi > lo) || max_ticks == 0 {
         return Ticks(Vec::new());
     }
-    const SETS: [&[u32]; 4] = [&[1], &[1, 2, 5], &[1, 2, 3, 5], &[1, 2, 3, 4, 5, 6, 7, 8, 9]];
+    const SETS: [&[u32]; 4] = [
+        &[1],
+        &[1, 2, 5],
+        &[1, 2, 3, 5],
+        &[1, 2, 3, 4, 5, 6, 7, 8, 9],
+    ];
     let (e0, e1) = (lo.log10().floor() as i32 - 1, hi.log10().ceil() as i32 + 1);
     let within = |set: &[u32], every: i32| -> Vec<(f64, String)> {
         let mut out = Vec::new();
@@ -167,7 +172,9 @@ mod tests {
         for w in v.windows(2) {
             assert!(w[0] < w[1], "{t:?}");
         }
-        assert!(v.iter().all(|x| *x >= lo * (1.0 - 1e-9) && *x <= hi * (1.0 + 1e-9)));
+        assert!(v
+            .iter()
+            .all(|x| *x >= lo * (1.0 - 1e-9) && *x <= hi * (1.0 + 1e-9)));
         let mut labels: Vec<&String> = t.0.iter().map(|x| &x.1).collect();
         labels.sort();
         labels.dedup();
@@ -191,7 +198,13 @@ mod tests {
         check(&t, 1e-4, 10.0, 12);
         assert_eq!(t.values().len(), 6);
         // narrow range within a decade: denser mantissas, then linear
-        for (lo, hi) in [(0.21, 0.48), (0.011, 0.019), (1.0, 1.2), (3.3, 3.31), (90.0, 1100.0)] {
+        for (lo, hi) in [
+            (0.21, 0.48),
+            (0.011, 0.019),
+            (1.0, 1.2),
+            (3.3, 3.31),
+            (90.0, 1100.0),
+        ] {
             let t = log_ticks(lo, hi, 10);
             check(&t, lo, hi, 10);
         }
@@ -213,7 +226,13 @@ mod tests {
 
     #[test]
     fn linear_ticks_cover_and_stay_distinct() {
-        for (lo, hi) in [(0.0, 1.0), (1.001, 1.003), (-5.0, 17.0), (2.2, 3.4), (1e5, 1e5 + 3.0)] {
+        for (lo, hi) in [
+            (0.0, 1.0),
+            (1.001, 1.003),
+            (-5.0, 17.0),
+            (2.2, 3.4),
+            (1e5, 1e5 + 3.0),
+        ] {
             let t = linear_ticks(lo, hi, 8);
             check_linear(&t, lo, hi);
         }
