@@ -302,6 +302,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn spectral_norm_of_a_diverged_matrix_is_nan_and_returns() {
+        // regression: nalgebra's SVD never returned on NaN entries (a diverged sweep run hung)
+        assert!(spectral_norm(&[1.0, f64::NAN, 0.0, 2.0], 2, 2).is_nan());
+        assert!(spectral_norm(&[f64::INFINITY, 0.0], 1, 2).is_nan());
+        assert_eq!(spectral_norm(&[3.0, 0.0, 0.0, -4.0], 2, 2), 4.0);
+    }
+
+    #[test]
     fn closed_forms_by_hand() {
         // A = [[1, -2], [3, 4]]: ‖A‖_1 = max(4, 6) = 6, ‖A‖_∞ = max(3, 7) = 7,
         // AᵀA = [[10, 10], [10, 20]] → λ = 15 ± 5√5, ‖A‖_2 = sqrt(15 + 5√5)
