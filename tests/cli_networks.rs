@@ -322,26 +322,42 @@ fn sweep_writes_plots_table_and_json() {
     );
 }
 
+/// The reduced demo of the tests: 30 digits images, a 64-16-16-1 ReLU network, 8 sweep runs
+/// (at n = 60 the k = 2 diagram alone takes minutes: D = 1830 is too large for the companion
+/// linearization and small enough to be solved densely at every bisection step).
+const SMALL_DEMO: [&str; 14] = [
+    "demo",
+    "--n",
+    "30",
+    "--hidden",
+    "16,16",
+    "--seeds",
+    "1",
+    "--sweep-lrs",
+    "0.05,0.1",
+    "--sweep-batches",
+    "5,20",
+    "--max-iter",
+    "20000",
+    "-q",
+];
+
 #[test]
 fn demo_runs_end_to_end_into_its_folder() {
-    // the full demo (k = 1..4, 30 networks) is timed in the README; here a reduced one
+    // the full demo (500 images, 64-64-64-1, 16 sweep networks) is timed in the README; here a
+    // reduced one
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path().join("demo");
-    let out = ok(&[
-        "demo",
-        "--order",
-        "1,2",
-        "--seeds",
-        "1",
-        "--out-dir",
-        d.to_str().unwrap(),
-        "-q",
-    ]);
+    let mut args = SMALL_DEMO.to_vec();
+    args.extend(["--out-dir", d.to_str().unwrap()]);
+    let out = ok(&args);
     for needle in [
         "interpolation reached",
+        "on digits",
         "Theorem 1",
         "Prop. 2",
         "Pearson",
+        "Spearman",
         "Stability diagram",
         "demo finished",
     ] {
@@ -350,9 +366,12 @@ fn demo_runs_end_to_end_into_its_folder() {
     for f in [
         "report.json",
         "sobolev.json",
+        "simulate.json",
         "sweep.json",
+        "demo.json",
         "scatter_lr.png",
         "scatter_lr.svg",
+        "scatter_batch.png",
         "stability.png",
         "stability.svg",
         "stability.csv",
@@ -365,28 +384,244 @@ fn demo_runs_end_to_end_into_its_folder() {
     let r = json(&std::fs::read_to_string(d.join("report.json")).unwrap());
     assert_eq!(r["command"], "analyze");
     assert_eq!(r["consistency"]["ok"], true);
-    // the diagram: one CSV row per (k, B) for k = 1, 2 and B = 1, 2, 4, 8, 16 (n = 16); η*_1 is
-    // the same for every B, and η*_2 <= η*_1
+    let meta = json(&std::fs::read_to_string(d.join("network/meta.json")).unwrap());
+    assert_eq!(meta["samples"], 30);
+    assert_eq!(meta["architecture_text"], "64-16-16-1 relu");
+    // the diagram: one CSV row per (k, B) for k = 1, 2 and B = 1, 2, 5, 10, 20, 30 (n = 30);
+    // η*_1 is the same for every B, and η*_2 <= η*_1
     let csv = std::fs::read_to_string(d.join("stability.csv")).unwrap();
     let rows: Vec<Vec<&str>> = csv
         .lines()
         .skip(1)
         .map(|l| l.split(',').collect())
         .collect();
-    assert_eq!(rows.len(), 2 * 5);
+    let batches = ["1", "2", "5", "10", "20", "30"];
+    assert_eq!(rows.len(), 2 * batches.len());
     let eta = |k: &str, b: &str| -> f64 {
         rows.iter().find(|r| r[0] == k && r[1] == b).unwrap()[2]
             .parse()
             .unwrap()
     };
-    for b in ["1", "2", "4", "8", "16"] {
+    for b in batches {
         assert_eq!(eta("1", b), eta("1", "1"));
         assert!(eta("2", b) <= eta("1", b) * (1.0 + 1e-12));
     }
     let png = std::fs::read(d.join("stability.png")).unwrap();
     assert!(image::load_from_memory(&png).is_ok());
+    // the training point is named in the picture
+    let svg = std::fs::read_to_string(d.join("stability.svg")).unwrap();
+    assert!(svg.contains("training point (η = 0.1, B = 20)"), "legend");
     assert_usage_error(
         &["demo", "--lr", "0", "--out-dir", d.to_str().unwrap()],
         &["--lr"],
     );
+}
+
+#[test]
+fn demo_json_and_out_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("demo");
+    let out_file = tmp.path().join("report.json");
+    let mut args = SMALL_DEMO.to_vec();
+    args.extend([
+        "--out-dir",
+        d.to_str().unwrap(),
+        "--json",
+        "--out",
+        out_file.to_str().unwrap(),
+    ]);
+    let stdout = ok(&args);
+    let r = json(&stdout);
+    assert_eq!(r["command"], "demo");
+    for key in [
+        "schema_version",
+        "training",
+        "analysis",
+        "sobolev",
+        "simulate",
+        "diagram",
+        "sweep",
+    ] {
+        assert!(r.get(key).is_some(), "demo JSON lacks {key}");
+    }
+    assert_eq!(r["analysis"]["command"], "analyze");
+    assert_eq!(r["sweep"]["command"], "sweep");
+    assert_eq!(std::fs::read_to_string(&out_file).unwrap(), stdout);
+    assert_eq!(
+        std::fs::read_to_string(d.join("demo.json")).unwrap(),
+        stdout
+    );
+    // a picture as --out is refused before any work, naming the flags
+    let png = tmp.path().join("x.png");
+    let fresh = tmp.path().join("never");
+    assert_usage_error(
+        &[
+            "demo",
+            "--out",
+            png.to_str().unwrap(),
+            "--out-dir",
+            fresh.to_str().unwrap(),
+        ],
+        &["--out", "x.png", "--out-dir"],
+    );
+    assert!(!png.exists() && !fresh.exists());
+}
+
+/// The data of a little-endian float64 `.npy` file (any header version), read by hand.
+fn read_f64_npy(path: &Path) -> Vec<f64> {
+    let b = std::fs::read(path).unwrap();
+    assert_eq!(&b[..6], b"\x93NUMPY");
+    let (hlen, start) = if b[6] == 1 {
+        (u16::from_le_bytes([b[8], b[9]]) as usize, 10)
+    } else {
+        (u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize, 12)
+    };
+    let header = String::from_utf8_lossy(&b[start..start + hlen]);
+    assert!(
+        header.contains("'<f8'") && header.contains("'fortran_order': False"),
+        "{header}"
+    );
+    b[start + hlen..]
+        .chunks_exact(8)
+        .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+        .collect()
+}
+
+#[test]
+fn sweep_on_digits_is_finite_and_g_values_recompute() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("sw");
+    let stdout = ok(&[
+        "sweep",
+        "--dataset",
+        "digits",
+        "--n",
+        "40",
+        "--hidden",
+        "16,16",
+        "--lrs",
+        "0.05,0.1",
+        "--batch",
+        "10",
+        "--batches",
+        "5,20",
+        "--seeds",
+        "2",
+        "--max-iter",
+        "400",
+        "--checkpoints",
+        "0,100",
+        "--out-dir",
+        d.to_str().unwrap(),
+        "--json",
+        "-q",
+    ]);
+    let r = json(&stdout);
+    assert_eq!(r["architecture"], "64-16-16-1 relu");
+    assert_eq!(r["samples"], 40);
+    assert_eq!(r["sampling"], "without-replacement");
+    assert_eq!(r["max_iterations"], 400);
+    assert_eq!(r["loss_threshold"].as_f64(), Some(1e-5));
+    let runs = r["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 8);
+    for run in runs {
+        for key in ["g_w", "g_x", "final_loss"] {
+            let v = run[key].as_f64().unwrap_or(f64::NAN);
+            assert!(v.is_finite() && v >= 0.0, "{key}: {run}");
+        }
+        assert!(run["g_w"].as_f64().unwrap() > 0.0);
+    }
+    // every run that stopped short of the threshold is listed, none other
+    let listed = r["not_converged"].as_array().unwrap();
+    let short: Vec<&serde_json::Value> = runs
+        .iter()
+        .filter(|x| x["stop"] != "interpolated")
+        .collect();
+    assert_eq!(listed.len(), short.len());
+    for (l, x) in listed.iter().zip(&short) {
+        for key in ["seed", "lr", "batch", "final_loss", "iterations"] {
+            assert_eq!(l[key], x[key], "{key}");
+        }
+    }
+    assert_eq!(r["settings"].as_array().unwrap().len(), 4);
+    assert_eq!(r["trends"].as_array().unwrap().len(), 2);
+    assert_eq!(r["w1_tables"].as_array().unwrap().len(), 2);
+    // the text names the runs that did not converge
+    let text = ok(&[
+        "sweep",
+        "--dataset",
+        "digits",
+        "--n",
+        "40",
+        "--hidden",
+        "16,16",
+        "--lrs",
+        "0.05",
+        "--batch",
+        "10",
+        "--batches",
+        "20",
+        "--seeds",
+        "1",
+        "--max-iter",
+        "30",
+        "--out-dir",
+        d.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(text.contains("did NOT reach the loss threshold"), "{text}");
+
+    // one network again with `train`, its g_W and g_x recomputed from the exported gradients
+    let run = &runs[3];
+    let exp = tmp.path().join("net");
+    let lr = run["lr"].as_f64().unwrap().to_string();
+    let batch = run["batch"].as_u64().unwrap().to_string();
+    let seed = run["seed"].as_u64().unwrap().to_string();
+    let sgd_seed = run["sgd_seed"].as_u64().unwrap().to_string();
+    let meta = json(&ok(&[
+        "train",
+        "--dataset",
+        "digits",
+        "--n",
+        "40",
+        "--hidden",
+        "16,16",
+        "--activation",
+        "relu",
+        "--lr",
+        &lr,
+        "--batch",
+        &batch,
+        "--seed",
+        &seed,
+        "--sgd-seed",
+        &sgd_seed,
+        "--max-iter",
+        "400",
+        "--loss-threshold",
+        "1e-5",
+        "--export",
+        exp.to_str().unwrap(),
+        "--json",
+        "-q",
+    ]));
+    assert_eq!(meta["iterations"], run["iterations"]);
+    assert_eq!(meta["final_loss"], run["final_loss"]);
+    let grads = read_f64_npy(&exp.join("grads.npy"));
+    let xgrads = read_f64_npy(&exp.join("xgrads.npy"));
+    let w = meta["parameters"].as_u64().unwrap() as usize;
+    assert_eq!(grads.len(), 40 * w);
+    assert_eq!(xgrads.len(), 40 * 64);
+    // eq. (5): g = ((1/n) Σ_i ‖row_i‖²)^½, summed row by row here
+    let g = |m: &[f64], cols: usize| -> f64 {
+        let s: f64 = m
+            .chunks_exact(cols)
+            .map(|row| row.iter().map(|v| v * v).sum::<f64>())
+            .sum();
+        (s / 40.0).sqrt()
+    };
+    let (gw, gx) = (g(&grads, w), g(&xgrads, 64));
+    let (sw, sx) = (run["g_w"].as_f64().unwrap(), run["g_x"].as_f64().unwrap());
+    assert!((gw - sw).abs() <= 1e-12 * gw, "g_W {gw} vs sweep {sw}");
+    assert!((gx - sx).abs() <= 1e-12 * gx, "g_x {gx} vs sweep {sx}");
 }

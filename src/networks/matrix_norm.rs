@@ -38,10 +38,14 @@ pub fn norm_inf(a: &[f64], rows: usize, cols: usize) -> f64 {
         .fold(0.0, f64::max)
 }
 
-/// `‖A‖_2`: the largest singular value (nalgebra SVD).
+/// `‖A‖_2`: the largest singular value (nalgebra SVD); NaN if an entry is not finite.
 pub fn spectral_norm(a: &[f64], rows: usize, cols: usize) -> f64 {
     if rows == 0 || cols == 0 {
         return 0.0;
+    }
+    // nalgebra's SVD does not return on a matrix with NaN or ∞ entries (a diverged SGD run)
+    if a.iter().any(|v| !v.is_finite()) {
+        return f64::NAN;
     }
     nalgebra::DMatrix::from_row_slice(rows, cols, a)
         .singular_values()
@@ -296,6 +300,14 @@ pub fn transpose(a: &[f64], rows: usize, cols: usize) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spectral_norm_of_a_diverged_matrix_is_nan_and_returns() {
+        // regression: nalgebra's SVD never returned on NaN entries (a diverged sweep run hung)
+        assert!(spectral_norm(&[1.0, f64::NAN, 0.0, 2.0], 2, 2).is_nan());
+        assert!(spectral_norm(&[f64::INFINITY, 0.0], 1, 2).is_nan());
+        assert_eq!(spectral_norm(&[3.0, 0.0, 0.0, -4.0], 2, 2), 4.0);
+    }
 
     #[test]
     fn closed_forms_by_hand() {

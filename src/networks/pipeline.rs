@@ -23,6 +23,8 @@ use crate::networks::training::{
 use crate::problem::{Problem, ProblemOptions};
 use crate::progress::{Hooks, Progress};
 use crate::threshold::diagram::{DiagramOptions, DiagramReport};
+use crate::{OperatorMethod, SolverOptions};
+use serde::Serialize;
 use std::path::Path;
 
 /// A network and its data: what `train`, `sweep` and `demo` share.
@@ -198,29 +200,79 @@ pub fn simulate_report(
     })
 }
 
+/// The demo's network: `64-64-64-1 relu` on the first 500 digits training images.
+pub const DEMO_POINTS: usize = 500;
+
+/// Hidden widths of the demo's network.
+pub const DEMO_HIDDEN: [usize; 2] = [64, 64];
+
+/// Loss threshold of the demo's training and of its Figure 1 sweep.
+pub const DEMO_LOSS_THRESHOLD: f64 = 1e-6;
+
+/// Iteration cap of the demo's training and of each run of its sweep.
+pub const DEMO_MAX_ITERATIONS: usize = 60_000;
+
+/// Largest `D = C(r + k − 1, k)` the demo simulates by Monte Carlo (the exact reference curve
+/// applies the dense `T_k`); larger orders are analyzed but not simulated.
+pub const DEMO_SIMULATE_MAX_DIM: u128 = 3000;
+
+/// Version of the `demo` JSON schema.
+pub const DEMO_SCHEMA_VERSION: u32 = 1;
+
 /// Options of [`run_demo`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct DemoOptions {
-    /// The network and data (default [`NetworkSpec::default`]).
+    /// The network and data (default: [`DEMO_HIDDEN`] ReLU on [`DEMO_POINTS`] digits images).
     pub network: NetworkSpec,
     /// Learning rate of training and of the analysis.
     pub lr: f64,
     /// Batch size of training and of the analysis.
     pub batch: usize,
-    /// Orders analyzed (simulated and drawn in the diagram: those `<= 2`).
+    /// Orders analyzed (simulated: those `<= 2` with `D <=` [`DEMO_SIMULATE_MAX_DIM`]; drawn in
+    /// the diagram: those `<= 2`).
     pub orders: Vec<usize>,
     /// Networks per setting of the Figure 1 sweep (init seeds `0..seeds`).
     pub seeds: u64,
+    /// Learning rates of the sweep's first panel (at [`DemoOptions::batch`]).
+    pub sweep_lrs: Vec<f64>,
+    /// Batch sizes of the sweep's second panel (at [`DemoOptions::lr`]).
+    pub sweep_batches: Vec<usize>,
+    /// Batch sizes of the diagram (`None`: `1, 2, 5, 10, 20, 50, …` up to `n`, and `n`).
+    pub diagram_batches: Option<Vec<usize>>,
+}
+
+impl DemoOptions {
+    /// The demo on `network` (the sweep and diagram settings of the default).
+    pub fn on(network: NetworkSpec) -> Self {
+        DemoOptions {
+            network,
+            ..DemoOptions::default()
+        }
+    }
 }
 
 impl Default for DemoOptions {
     fn default() -> Self {
         DemoOptions {
-            network: NetworkSpec::default(),
+            network: NetworkSpec {
+                data: DatasetSpec {
+                    kind: DatasetKind::Digits,
+                    n: DEMO_POINTS,
+                    dim: crate::networks::datasets::DIGITS_PIXELS,
+                    seed: 0,
+                },
+                hidden: DEMO_HIDDEN.to_vec(),
+                activation: Activation::Relu,
+                max_iterations: DEMO_MAX_ITERATIONS,
+                loss_threshold: DEMO_LOSS_THRESHOLD,
+            },
             lr: 0.1,
-            batch: 4,
+            batch: 20,
             orders: vec![1, 2],
-            seeds: 3,
+            seeds: 2,
+            sweep_lrs: vec![0.02, 0.05, 0.1, 0.2],
+            sweep_batches: vec![5, 10, 20, 50],
+            diagram_batches: None,
         }
     }
 }
@@ -236,12 +288,87 @@ pub struct Demo {
     pub analysis: AnalysisReport,
     /// Section 4 with the analyzer's verdicts as Theorem 3's premise.
     pub sobolev: SobolevReport,
-    /// Eq. (12) by Monte Carlo and the escape test (orders `<= 2`).
+    /// Eq. (12) by Monte Carlo and the escape test (orders `<= 2` with small `D`).
     pub simulate: SimulateReport,
-    /// `η*_k(B)` for the orders `<= 2` over `B = 1, 2, 4, …, n` (`None` if no such order).
+    /// `η*_k(B)` for the orders `<= 2` (`None` if no such order).
     pub diagram: Option<DiagramReport>,
     /// Figure 1 in kind: a small sweep over `η` and `B`.
     pub sweep: SweepReport,
+}
+
+/// The demo's JSON report (`schema_version` [`DEMO_SCHEMA_VERSION`]): the reports of its steps,
+/// each as its own subcommand writes it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoReport<'a> {
+    /// Schema version.
+    pub schema_version: u32,
+    /// Always `"demo"`.
+    pub command: &'static str,
+    /// sgdstab version.
+    pub tool_version: &'static str,
+    /// The training run (`meta.json` of the export).
+    pub training: &'a ExportMeta,
+    /// The `analyze` report at the training `(η, B)`.
+    pub analysis: &'a AnalysisReport,
+    /// The `sobolev` report.
+    pub sobolev: &'a SobolevReport,
+    /// The `simulate` report.
+    pub simulate: &'a SimulateReport,
+    /// The `diagram` report.
+    pub diagram: Option<&'a DiagramReport>,
+    /// The `sweep` report (Figure 1 in kind).
+    pub sweep: &'a SweepReport,
+}
+
+impl Demo {
+    /// The JSON report.
+    pub fn report(&self) -> DemoReport<'_> {
+        DemoReport {
+            schema_version: DEMO_SCHEMA_VERSION,
+            command: "demo",
+            tool_version: env!("CARGO_PKG_VERSION"),
+            training: &self.trained.meta,
+            analysis: &self.analysis,
+            sobolev: &self.sobolev,
+            simulate: &self.simulate,
+            diagram: self.diagram.as_ref(),
+            sweep: &self.sweep,
+        }
+    }
+}
+
+/// The stages of [`run_demo`], announced through the progress hooks as phases of no steps
+/// labelled `"demo step I/6: …"` (a front end may print them as they come).
+pub const DEMO_STAGE_PREFIX: &str = "demo step";
+
+fn stage(hooks: Hooks, i: usize, what: &str) {
+    hooks
+        .progress
+        .begin(&format!("{DEMO_STAGE_PREFIX} {i}/6: {what}"), 0);
+    hooks.progress.end();
+}
+
+/// `1, 2, 5, 10, 20, 50, …` up to `n`, then `n`.
+fn demo_batches(n: usize) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut scale = 1usize;
+    'outer: loop {
+        for m in [1, 2, 5] {
+            let b = m * scale;
+            if b > n {
+                break 'outer;
+            }
+            out.push(b);
+        }
+        scale = match scale.checked_mul(10) {
+            Some(s) => s,
+            None => break,
+        };
+    }
+    if out.last() != Some(&n) {
+        out.push(n);
+    }
+    out
 }
 
 /// The demo: train to interpolation, analyze at the training `(η, B)`, check Section 4, simulate
@@ -253,15 +380,49 @@ pub fn run_demo(opts: &DemoOptions, export_dir: &Path, hooks: Hooks) -> Result<D
     crate::engine::analysis::check_orders(&opts.orders)?;
     let grads_name = export_dir.join("grads.npy").display().to_string();
     let dir_name = export_dir.display().to_string();
+    let net = &opts.network;
 
     // 1. train to interpolation
-    let trained = train_network(&opts.network, opts.lr, opts.batch, 0, 0, hooks.progress)?;
+    stage(
+        hooks,
+        1,
+        &format!(
+            "train {}-{}-1 {} on {} {} points with SGD η = {}, B = {} to loss < {:.0e}",
+            net.data.kind.fixed_dim().unwrap_or(net.data.dim),
+            net.hidden
+                .iter()
+                .map(|h| h.to_string())
+                .collect::<Vec<_>>()
+                .join("-"),
+            net.activation.name(),
+            net.data.n,
+            net.data.kind.name(),
+            opts.lr,
+            opts.batch,
+            net.loss_threshold
+        ),
+    );
+    let trained = train_network(net, opts.lr, opts.batch, 0, 0, hooks.progress)?;
     hooks.checkpoint()?;
     let grads = trained.per_sample.gradients()?;
 
     // 2. the analysis at the training (η, B). The cone check (Theorem 1's literal condition)
     // converges slowly when the top of the spectrum is clustered, as here at the edge of
     // stability; 500 iterations keep the demo short and the report says whether it converged.
+    // Blocks too large for a dense eigensolve go matrix-free (auto: the clustered solver for
+    // j = 2).
+    stage(
+        hooks,
+        2,
+        &format!(
+            "analyze the {} × {} gradients at η = {}, B = {}, k = {:?}",
+            grads.n(),
+            grads.w(),
+            opts.lr,
+            opts.batch,
+            opts.orders
+        ),
+    );
     let max_order = opts.orders.iter().copied().max().unwrap_or(1);
     let problem = Problem::from_gradients(
         &grads,
@@ -275,11 +436,17 @@ pub fn run_demo(opts: &DemoOptions, export_dir: &Path, hooks: Hooks) -> Result<D
         opts.batch,
         &AnalyzeOptions::default()
             .orders(opts.orders.clone())
-            .cone_max_iterations(Some(500)),
+            .cone_max_iterations(Some(500))
+            .solver(SolverOptions::default().method(OperatorMethod::Auto)),
         hooks,
     )?;
 
     // 3. Section 4 with the analyzer's verdicts as Theorem 3's premise
+    stage(
+        hooks,
+        3,
+        "Section 4: g_W, g_x, Prop. 2, Corollary 2, Theorem 3",
+    );
     let t = &trained;
     let inp = SobolevInput {
         x: &t.data.x,
@@ -300,8 +467,25 @@ pub fn run_demo(opts: &DemoOptions, export_dir: &Path, hooks: Hooks) -> Result<D
     )?;
     hooks.checkpoint()?;
 
-    // 4. the linearised dynamics by Monte Carlo against ρ_k, and the nonlinear escape test
+    // 4. the linearised dynamics by Monte Carlo against ρ_k (orders whose dense T_k is small),
+    //    and the nonlinear escape test
+    let r = problem.rank();
     let low: Vec<usize> = opts.orders.iter().copied().filter(|&k| k <= 2).collect();
+    let simulated: Vec<usize> = low
+        .iter()
+        .copied()
+        .filter(|&k| {
+            crate::engine::combinatorics::binomial((r + k - 1) as u128, k as u128)
+                .is_some_and(|d| d <= DEMO_SIMULATE_MAX_DIM)
+        })
+        .collect();
+    stage(
+        hooks,
+        4,
+        &format!(
+            "simulate eq. (12) for k = {simulated:?} (orders with D <= {DEMO_SIMULATE_MAX_DIM} at r = {r}) and the escape test"
+        ),
+    );
     let simulate = simulate_report(
         &grads,
         Some((&t.net, &t.data)),
@@ -309,10 +493,10 @@ pub fn run_demo(opts: &DemoOptions, export_dir: &Path, hooks: Hooks) -> Result<D
             lr: opts.lr,
             batch: opts.batch,
             sampling: Sampling::WithoutReplacement,
-            orders: low.clone(),
+            orders: simulated,
             paths: 4000,
             window: (100, 200),
-            escape: (0.05, 5000, 8),
+            escape: (0.05, 2000, 4),
             seed: 0,
         },
         &analysis,
@@ -320,14 +504,19 @@ pub fn run_demo(opts: &DemoOptions, export_dir: &Path, hooks: Hooks) -> Result<D
     )?;
     hooks.checkpoint()?;
 
-    // 5. the (η, B) stability diagram for k <= 2 over B = 1, 2, 4, …, n (k = 3 needs a
-    //    2448-row companion matrix per batch size here, about a minute on 2 cores)
+    // 5. the (η, B) stability diagram for k <= 2
+    let batches = opts
+        .diagram_batches
+        .clone()
+        .unwrap_or_else(|| demo_batches(grads.n()));
+    stage(
+        hooks,
+        5,
+        &format!("the stability diagram η*_k(B) for k = {low:?}, B = {batches:?}"),
+    );
     let diagram = if low.is_empty() {
         None
     } else {
-        let batches: Vec<usize> = std::iter::successors(Some(1usize), |b| Some(b * 2))
-            .take_while(|&b| b <= grads.n())
-            .collect();
         Some(problem.diagram(
             &DiagramOptions::default().orders(low).batches(batches),
             hooks,
@@ -338,15 +527,28 @@ pub fn run_demo(opts: &DemoOptions, export_dir: &Path, hooks: Hooks) -> Result<D
     let sw = SweepOptions {
         data: opts.network.data,
         architecture: t.net.architecture().clone(),
-        lrs: vec![0.02, 0.05, 0.1, 0.2, 0.3],
+        lrs: opts.sweep_lrs.clone(),
         fixed_batch: opts.batch,
-        batches: vec![1, 2, 4, 8, 16],
+        batches: opts.sweep_batches.clone(),
         fixed_lr: opts.lr,
         seeds: (0..opts.seeds).collect(),
         max_iterations: opts.network.max_iterations,
         loss_threshold: opts.network.loss_threshold,
         checkpoints: TABLE1_CHECKPOINTS.to_vec(),
     };
+    stage(
+        hooks,
+        6,
+        &format!(
+            "Figure 1 in kind: {} networks (η = {:?} at B = {}, B = {:?} at η = {}, {} seeds)",
+            (sw.lrs.len() + sw.batches.len()) * sw.seeds.len(),
+            sw.lrs,
+            sw.fixed_batch,
+            sw.batches,
+            sw.fixed_lr,
+            sw.seeds.len()
+        ),
+    );
     hooks.checkpoint()?;
     let sweep = sweep(&sw, hooks.progress)?;
     Ok(Demo {
@@ -358,4 +560,16 @@ pub fn run_demo(opts: &DemoOptions, export_dir: &Path, hooks: Hooks) -> Result<D
         diagram,
         sweep,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_batches_are_1_2_5_up_to_n() {
+        assert_eq!(demo_batches(500), vec![1, 2, 5, 10, 20, 50, 100, 200, 500]);
+        assert_eq!(demo_batches(60), vec![1, 2, 5, 10, 20, 50, 60]);
+        assert_eq!(demo_batches(1), vec![1]);
+    }
 }

@@ -7,6 +7,7 @@
 pub mod diagram;
 pub mod generalization;
 pub mod scatter;
+pub mod ticks;
 
 use crate::error::{Error, Param, Result};
 use plotters::coord::Shift;

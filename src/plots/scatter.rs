@@ -21,7 +21,8 @@ pub struct Group {
 pub struct Scatter {
     /// First title line.
     pub title: String,
-    /// Second title line (e.g. the Pearson correlation).
+    /// Lines under the title (separated by `\n`), e.g. the data, the runs and the Pearson
+    /// correlation.
     pub subtitle: String,
     /// x-axis label.
     pub x_label: String,
@@ -70,9 +71,17 @@ fn padded_range(vals: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
     (lo - pad)..(hi + pad)
 }
 
+/// Pixel sizes of the text (the figure is 1000 px wide: at a column width of about 500 px the
+/// tick labels are still 10 px high).
+const TITLE_PX: u32 = 30;
+const SUBTITLE_PX: u32 = 20;
+const LABEL_PX: u32 = 22;
+const AXIS_PX: u32 = 24;
+const LEGEND_PX: u32 = 22;
+
 impl Figure for Scatter {
     fn size(&self) -> (u32, u32) {
-        (900, 680)
+        (1000, 820)
     }
 
     fn draw<DB: DrawingBackend>(
@@ -80,19 +89,28 @@ impl Figure for Scatter {
         root: &DrawingArea<DB, Shift>,
     ) -> std::result::Result<(), String> {
         let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-        let (top, main) = root.split_vertically(64);
+        let sub_lines: Vec<&str> = self.subtitle.lines().collect();
+        let top_h = 16 + TITLE_PX + 10 + (SUBTITLE_PX + 6) * sub_lines.len() as u32;
+        let (top, main) = root.split_vertically(top_h);
         top.draw_text(
             &self.title,
-            &("sans-serif", 22).into_font().color(&BLACK),
-            (20, 8),
+            &("sans-serif", TITLE_PX).into_font().color(&BLACK),
+            (20, 10),
         )
         .map_err(e)?;
-        top.draw_text(
-            &self.subtitle,
-            &("sans-serif", 16).into_font().color(&RGBColor(60, 60, 60)),
-            (20, 38),
-        )
-        .map_err(e)?;
+        for (i, line) in sub_lines.iter().enumerate() {
+            top.draw_text(
+                line,
+                &("sans-serif", SUBTITLE_PX)
+                    .into_font()
+                    .color(&RGBColor(50, 50, 50)),
+                (
+                    20,
+                    (16 + TITLE_PX + 6 + (SUBTITLE_PX + 6) * i as u32) as i32,
+                ),
+            )
+            .map_err(e)?;
+        }
         let xr = padded_range(
             self.groups
                 .iter()
@@ -104,17 +122,21 @@ impl Figure for Scatter {
                 .flat_map(|g| g.points.iter().map(|p| p.1)),
         );
         let mut chart = ChartBuilder::on(&main)
-            .margin(16)
-            .x_label_area_size(48)
-            .y_label_area_size(70)
+            .margin(20)
+            .x_label_area_size(70)
+            .y_label_area_size(90)
             .build_cartesian_2d(xr, yr)
             .map_err(e)?;
         chart
             .configure_mesh()
             .x_desc(self.x_label.as_str())
             .y_desc(self.y_label.as_str())
-            .label_style(("sans-serif", 14))
-            .axis_desc_style(("sans-serif", 16))
+            .x_labels(8)
+            .y_labels(8)
+            .label_style(("sans-serif", LABEL_PX))
+            .axis_desc_style(("sans-serif", AXIS_PX))
+            .bold_line_style(RGBColor(225, 225, 225))
+            .light_line_style(WHITE)
             .draw()
             .map_err(e)?;
         let count = self.groups.len();
@@ -125,20 +147,25 @@ impl Figure for Scatter {
                 0.5
             };
             let color = viridis(t);
+            let edge = RGBColor(30, 30, 30);
             chart
-                .draw_series(
-                    g.points
-                        .iter()
-                        .map(move |&(x, y)| Circle::new((x, y), 5, color.filled())),
-                )
+                .draw_series(g.points.iter().map(move |&(x, y)| {
+                    EmptyElement::at((x, y))
+                        + Circle::new((0, 0), 8, color.filled())
+                        + Circle::new((0, 0), 8, edge.stroke_width(1))
+                }))
                 .map_err(e)?
                 .label(g.label.as_str())
-                .legend(move |(x, y)| Circle::new((x + 8, y), 5, color.filled()));
+                .legend(move |(x, y)| {
+                    EmptyElement::at((x + 10, y))
+                        + Circle::new((0, 0), 8, color.filled())
+                        + Circle::new((0, 0), 8, edge.stroke_width(1))
+                });
         }
         if count > 0 {
             chart
                 .configure_series_labels()
-                .label_font(("sans-serif", 14))
+                .label_font(("sans-serif", LEGEND_PX))
                 .background_style(WHITE.mix(0.85))
                 .border_style(BLACK)
                 .position(SeriesLabelPosition::UpperLeft)
