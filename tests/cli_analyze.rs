@@ -424,8 +424,8 @@ fn auto_picks_matrix_free_when_dense_is_too_large() {
     let dense = json_of(&args);
     let b3 = &v["orders"][1]["blocks"][0];
     assert_eq!((b3["j"].as_u64(), b3["dim"].as_u64()), (Some(3), Some(120)));
-    assert_eq!(b3["method"], "matrix-free");
-    assert_eq!(b3["lanczos"]["termination"], "converged");
+    assert_eq!(b3["method"], "davidson");
+    assert_eq!(b3["davidson"]["termination"], "converged");
     let b2 = &v["orders"][0]["blocks"][0];
     assert_eq!(b2["method"], "dense");
     let d3 = &dense["orders"][1]["blocks"][0];

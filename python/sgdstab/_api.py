@@ -77,10 +77,11 @@ def analyze(
         ``<= τ·λ_max`` are dropped.
     eigensolver : {"faer", "lapack"}, optional
         Dense eigensolver (``lapack`` only in a build with the library's ``lapack`` feature).
-    method : {"auto", "dense", "matrix-free", "clustered"}, default "auto"
+    method : {"auto", "dense", "matrix-free", "clustered", "davidson"}, default "auto"
         How each block ``T_j`` is computed: ``auto`` takes the dense path when ``D`` fits, else
         for ``j = 2`` the clustered solver (a certified enclosure of ``λ_max``, see
-        ``BlockReport.enclosure``), for other ``j`` Lanczos; ``matrix-free`` forces Lanczos.
+        ``BlockReport.enclosure``), for ``j >= 3`` block Davidson (a certified lower bound on
+        ``λ_max``, see ``BlockReport.davidson``); ``matrix-free`` forces Lanczos.
     cone_tolerance : float, default 1e-10
         Relative residual at which the Theorem 1 cone iteration stops.
     cone_max_iterations : int, optional

@@ -156,6 +156,28 @@ class Enclosure(_View):
     termination: _Field[str] = _Field("``converged`` (width reached) or ``max-iterations``.")
 
 
+class DavidsonReport(_View):
+    """What a ``davidson`` block (matrix-free ``j >= 3``) certifies, and how the solve went.
+
+    Rayleigh quotients of the exact operator give a certified lower bound on ``λ_max`` (and, for
+    odd ``j``, an upper bound on ``λ_min``); no upper bound on ``λ_max`` is certified, so the
+    block's ``error_bound`` is a residual estimate, not an enclosure.
+    """
+
+    __slots__ = ()
+    certified: _Field[str] = _Field("The certified statement, e.g. ``lambda_max >= lambda_max_lower``.")
+    lambda_max_lower: _Field[float] = _Field("Certified lower bound on ``λ_max`` (rounding included).")
+    lambda_min_upper: _Field[Optional[float]] = _Field("Certified upper bound on ``λ_min`` (odd ``j``), else ``None``.")
+    rounding: _Field[float] = _Field("The rounding bound subtracted from the Rayleigh quotients.")
+    residual_max: _Field[float] = _Field("Residual of the top Ritz pair.")
+    residual_min: _Field[float] = _Field("Residual of the bottom Ritz pair (odd ``j``).")
+    exact_diagonal: _Field[bool] = _Field("Whether the preconditioner is the exact diagonal of ``T_j`` (``j <= 3``).")
+    products: _Field[int] = _Field("Operator applications.")
+    iterations: _Field[int] = _Field("Davidson iterations.")
+    restarts: _Field[int] = _Field("Restarts of the search space.")
+    termination: _Field[str] = _Field("``converged`` or ``max-iterations``.")
+
+
 class InertiaCertificate(_View):
     """The Sylvester-inertia certificate of the ``+1`` side of a block."""
 
@@ -176,7 +198,9 @@ class BlockReport(_View):
     lambda_max: _Field[float] = _Field("Largest eigenvalue.")
     error_bound: _Field[float] = _Field("Error bound on each eigenvalue.")
     multiplicity: _Field[int] = _Field("How often the block's spectrum repeats in ``Sym^k(R^w)``: ``C(w − r + k − j − 1, k − j)``.")
-    method: _Field[str] = _Field("``dense``, ``matrix-free`` (Lanczos) or ``clustered`` (certified enclosure, ``j = 2``).")
+    method: _Field[str] = _Field(
+        "``dense``, ``matrix-free`` (Lanczos), ``clustered`` (certified enclosure, ``j = 2``) or ``davidson`` (``j >= 3``)."
+    )
     lanczos: _Field[Optional[LanczosReport]] = _Field("Lanczos details (matrix-free blocks ``j >= 2``), else ``None``.", _one(LanczosReport))
     inertia: _Field[Optional[InertiaCertificate]] = _Field(
         "The Sylvester-inertia certificate of the ``+1`` side when ``λ_max`` is within its error bound of 1, else ``None``.",
@@ -184,6 +208,9 @@ class BlockReport(_View):
     )
     eigenvalues: _Field[Optional[Tuple[float, ...]]] = _Field(
         "All eigenvalues, ascending (``full_spectrum=True``, dense blocks), else ``None``.", tuple, optional=True
+    )
+    davidson: _Field[Optional[DavidsonReport]] = _Field(
+        "What a ``davidson`` block certifies (matrix-free ``j >= 3``), else ``None``.", _one(DavidsonReport), optional=True
     )
     enclosure: _Field[Optional[Enclosure]] = _Field(
         "The certified enclosure of ``λ_max`` (``clustered`` blocks), else ``None``.", _one(Enclosure), optional=True

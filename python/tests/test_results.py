@@ -87,6 +87,20 @@ def test_a_clustered_block_reports_its_certified_enclosure():
     assert sgdstab.ConeReport.reason.__doc__
 
 
+def test_a_davidson_block_reports_what_it_certifies(rng):
+    A = rng.standard_normal((30, 40))
+    r = sgdstab.analyze(A, lr=0.05, batch=5, orders=(3,), method="davidson")
+    check_view(r, r.to_dict())
+    block = r.orders[0].blocks[-1]
+    assert block.method == "davidson" and block.j == 3 and block.enclosure is None
+    d = block.davidson
+    # independent reference: the dense solve of the same block
+    dense = sgdstab.analyze(A, lr=0.05, batch=5, orders=(3,), method="dense").orders[0].blocks[-1]
+    assert d.lambda_max_lower <= dense.lambda_max + 1e-12
+    assert d.lambda_min_upper >= dense.lambda_min - 1e-12
+    assert abs(block.lambda_max - dense.lambda_max) <= block.error_bound + dense.error_bound + 1e-12
+
+
 def test_thresholds_and_diagram_attributes_cover_the_json(rng):
     A = rng.standard_normal((12, 3))
     t = sgdstab.thresholds(A, batch=2, orders=(1, 2, 3))

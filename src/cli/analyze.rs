@@ -25,8 +25,9 @@ pub struct Args {
     #[arg(long = "order", visible_alias = "orders", value_name = "K", default_value = DEFAULT_ORDERS, value_parser = parse_list)]
     order: List,
     /// How to compute each block T_j: `auto` (dense when D <= --max-dense-dim and it fits in
-    /// memory, else matrix-free: the clustered solver for j = 2, Lanczos otherwise), `dense`,
-    /// `matrix-free` (Lanczos), or `clustered` (certified enclosure of λ_max(T_2) for j = 2).
+    /// memory, else matrix-free: the clustered solver for j = 2, block Davidson for j ≥ 3),
+    /// `dense`, `matrix-free` (Lanczos), `clustered` (certified enclosure of λ_max(T_2) for
+    /// j = 2) or `davidson` (block Davidson, certified lower bound on λ_max, j ≥ 3).
     #[arg(long, value_name = "METHOD", default_value = "auto")]
     method: OperatorMethod,
     #[command(flatten)]

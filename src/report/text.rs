@@ -114,6 +114,17 @@ pub fn analysis(r: &AnalysisReport) -> String {
                         num(e.upper),
                         e.products
                     ),
+                    (_, _, None) if b.davidson.is_some() => {
+                        let d = b
+                            .davidson
+                            .as_ref()
+                            .map_or((0.0, 0), |d| (d.lambda_max_lower, d.products));
+                        format!(
+                            " [davidson, λ_max ≥ {} certified, {} products]",
+                            num(d.0),
+                            d.1
+                        )
+                    }
                     (Some(l), _, _) => format!(" [matrix-free, {} products]", l.products),
                     (None, crate::engine::analysis::OperatorMethod::MatrixFree, _) => {
                         " [matrix-free]".into()
