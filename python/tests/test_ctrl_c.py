@@ -13,10 +13,10 @@ import sys, time
 import numpy as np
 import sgdstab
 
-A = np.random.default_rng(0).standard_normal((40, 40)) / np.sqrt(40)
+A = np.random.default_rng(0).standard_normal((60, 60)) / np.sqrt(60)
 print("ready", flush=True)
 try:
-    # matrix-free k = 4 on Sym^4(R^40) (D = 123410): many minutes, one checkpoint per product
+    # matrix-free k = 4 on Sym^4(R^60) (D = 595665): minutes, one checkpoint per product
     sgdstab.analyze(A, lr=0.5, batch=4, orders=(4,), method="matrix-free")
 except KeyboardInterrupt:
     print("interrupted", flush=True)

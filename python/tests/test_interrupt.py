@@ -13,10 +13,10 @@ import sys
 import numpy as np
 import sgdstab
 
-A = np.random.default_rng(0).standard_normal((40, 20)) / np.sqrt(20)
+A = np.random.default_rng(0).standard_normal((40, 22)) / np.sqrt(22)
 print("ready", flush=True)
 try:
-    sgdstab.analyze(A, lr=0.5, batch=4, orders=(3,))   # dense T_3 on Sym^3(R^20), D = 1540
+    sgdstab.analyze(A, lr=0.5, batch=4, orders=(3,))   # dense T_3 on Sym^3(R^22), D = 2024
 except KeyboardInterrupt:
     # the interpreter is intact: the next call works
     r = sgdstab.analyze(A[:, :3], lr=0.5, batch=4)
