@@ -18,44 +18,6 @@ use sgdstab::{
     AnalyzeOptions, BatchModel, Gradients, OperatorMethod, Sampling, SolverOptions, Verdict,
 };
 
-/// Orthonormal columns of a random `n × m` Gaussian matrix (modified Gram–Schmidt, twice).
-fn orthonormal(rng: &mut Rng, n: usize, m: usize) -> Vec<Vec<f64>> {
-    let mut cols: Vec<Vec<f64>> = Vec::new();
-    for _ in 0..m {
-        let mut v: Vec<f64> = (0..n).map(|_| rng.normal()).collect();
-        for _ in 0..2 {
-            for c in &cols {
-                let d: f64 = v.iter().zip(c).map(|(a, b)| a * b).sum();
-                v.iter_mut().zip(c).for_each(|(a, b)| *a -= d * b);
-            }
-        }
-        let nr = v.iter().map(|a| a * a).sum::<f64>().sqrt();
-        cols.push(v.iter().map(|a| a / nr).collect());
-    }
-    cols
-}
-
-/// Rows `b_i` (`n × r`) with `H = (1/n) Σ b_i b_iᵀ` having eigenvalues
-/// `λ_a = 10^(−8 + 8 (a/(r−1))³)` (1 down to 1e-8, most near the bottom), in a random basis.
-fn clustered_rows(rng: &mut Rng, n: usize, r: usize) -> Vec<Vec<f64>> {
-    let q = orthonormal(rng, n, r);
-    let rot = orthonormal(rng, r, r);
-    let lam: Vec<f64> = (0..r)
-        .map(|a| 10f64.powf(-8.0 + 8.0 * (a as f64 / (r - 1) as f64).powi(3)))
-        .collect();
-    (0..n)
-        .map(|i| {
-            (0..r)
-                .map(|c| {
-                    (0..r)
-                        .map(|a| q[a][i] * (n as f64 * lam[a]).sqrt() * rot[a][c])
-                        .sum()
-                })
-                .collect()
-        })
-        .collect()
-}
-
 /// The dense `T_k` on the eigen-rotated coordinates (column-major) and its dimension.
 fn dense(ec: &EigenCoords, k: usize, lr: f64, model: &BatchModel) -> (Vec<f64>, usize) {
     let t = MomentTerms::new(&ec.coords, ec.n, ec.r, k, model, false)
