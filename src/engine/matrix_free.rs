@@ -121,29 +121,6 @@ pub fn product_bytes(j: usize, d: u128) -> u128 {
 /// the thread count, each entry being computed by one sequential loop).
 const LANE: usize = 4096;
 
-/// Calls `f` with every way `take` of choosing `left` elements from the runs `(value, count)`
-/// (`take[j] <= count_j`), in lexicographic order.
-fn for_each_sub(
-    runs: &[(u32, usize)],
-    pos: usize,
-    left: usize,
-    take: &mut [usize],
-    f: &mut impl FnMut(&[usize]),
-) {
-    if pos == runs.len() {
-        if left == 0 {
-            f(take);
-        }
-        return;
-    }
-    let cap: usize = runs[pos + 1..].iter().map(|r| r.1).sum();
-    for t in left.saturating_sub(cap)..=runs[pos].1.min(left) {
-        take[pos] = t;
-        for_each_sub(runs, pos + 1, left - t, take, f);
-    }
-    take[pos] = 0;
-}
-
 /// The tables for `(b·∇)` from degree `d` to `d − 1` and `(b·x)` from `d − 1` to `d`.
 #[derive(Debug, Clone)]
 struct DegreeStep {
@@ -365,7 +342,7 @@ impl MatrixFreeMoment {
                     }
                 }
                 let mut acc = 0.0;
-                for_each_sub(
+                crate::engine::symmetric::enumerate_sub(
                     &runs,
                     0,
                     l,

@@ -302,7 +302,9 @@ impl SymAlgebra {
     }
 }
 
-fn enumerate_sub(
+/// Calls `f` with every way `take` of choosing `left` elements from the runs `(value, count)`
+/// (`take[j] <= count_j`), in lexicographic order.
+pub(crate) fn enumerate_sub(
     runs: &[(u32, usize)],
     pos: usize,
     left: usize,
