@@ -8,7 +8,7 @@
 //!
 //! Run: `cargo bench --bench clustered`.
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/suite/common.rs"]
 mod common;
 
 use criterion::{criterion_group, criterion_main, Criterion};

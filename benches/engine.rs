@@ -3,7 +3,7 @@
 //!
 //! Run: `cargo bench --bench engine` (add `--features lapack` to include the LAPACK eigensolver).
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/suite/common.rs"]
 mod common;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};

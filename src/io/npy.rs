@@ -405,7 +405,7 @@ mod tests {
     }
 
     /// Regression: a descr starting with a multi-byte character made `split_at(1)` panic
-    /// (found by `tests/fuzz_readers.rs`).
+    /// (found by `tests/suite/fuzz_readers.rs`).
     #[test]
     fn descr_with_a_multibyte_first_character_is_an_error() {
         let mut bytes = to_bytes(&[1, 1], &[0.0]);

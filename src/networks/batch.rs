@@ -324,7 +324,7 @@ mod tests {
     }
 
     /// The batched gradient `Σ r_i ∇f(x_i)` against the per-sample backpropagation of
-    /// [`Mlp::per_sample`] (itself checked by central differences in `tests/networks.rs`).
+    /// [`Mlp::per_sample`] (itself checked by central differences in `tests/suite/networks.rs`).
     #[test]
     fn batched_gradient_matches_per_sample_backprop() {
         for (act, hidden, d, b) in [

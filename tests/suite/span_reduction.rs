@@ -2,9 +2,7 @@
 //! force over every batch: the full spectrum must be the union of the reduced blocks
 //! `spec T_j^{(b)}`, `j = 0..k`, each repeated `C(w − r + k − j − 1, k − j)` times.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use sgdstab::{AnalyzeOptions, Gradients, Sampling};
 
 fn check_case(

@@ -3,9 +3,7 @@
 //! same values, to rounding (bit for bit for a row-major f64 view); bad views are typed errors;
 //! the column layout of a dictionary and the loss-gradient warning reach the reports.
 
-mod common;
-
-use common::Rng;
+use crate::common::Rng;
 use serde_json::Value;
 use sgdstab::{
     AnalyzeOptions, DiagramOptions, Error, GradientView, Gradients, Hooks, NamedView, Param,

@@ -1,8 +1,6 @@
 //! The streaming Gram reader (issue 5) against the in-memory path.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use sgdstab::engine::bounds::MomentStats;
 use sgdstab::io::stream::{stream_gram, StreamMode};
 use sgdstab::{AnalyzeOptions, Gradients, Hooks, NoProgress, Problem, ProblemOptions};

@@ -2,9 +2,7 @@
 //! (NumPy's own concatenation, committed as a fixture), `--key`, and byte-identical JSON from run
 //! to run.
 
-mod io_support;
-
-use io_support::fixture;
+use crate::io_support::fixture;
 use std::process::{Command, Output};
 
 fn analyze(file: &str, extra: &[&str]) -> Output {

@@ -2,9 +2,7 @@
 //! eigensolves on synthetic spectra whose top really is a cluster (H with eigenvalues from 1 down
 //! to 1e-8, most near the bottom: the dense top gap of `T_2` is asserted below 1e-9).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use sgdstab::engine::clustered::{
     certify_at, eigenvalues_above, enclose_top, ClusteredOptions, DEFAULT_WIDTH,
 };

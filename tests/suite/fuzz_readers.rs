@@ -7,9 +7,7 @@
 //! Case counts per reader: random 4 000, flips 12 000, truncations 8 000, header edits 8 000,
 //! length-field edits 6 000 (text: token edits 14 000 instead of the last two).
 
-mod io_support;
-
-use io_support::*;
+use crate::io_support::*;
 use proptest::prelude::*;
 use proptest::sample::{select, Index};
 use sgdstab::io::{input_from_bytes, ReadOptions};

@@ -3,9 +3,7 @@
 //! sensitivity is ‖W‖_2 δ, stability checked by the analyzer) and a quadratic one (the probes must
 //! find the closed-form suprema) — plus the recombination of eq. (26) on a trained network.
 
-mod common;
-
-use common::Rng;
+use crate::common::Rng;
 use proptest::prelude::*;
 use sgdstab::engine::bounds::norm_2k;
 use sgdstab::generalization::covering::{nearest_distances, uncovered_fraction, ScatterEstimator};

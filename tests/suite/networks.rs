@@ -3,9 +3,7 @@
 //! matrix p-norm brackets against closed forms and random vectors, a seeded training run to
 //! interpolation with its export read back, and Theorem 2 / Corollary 1 on the trained network.
 
-mod common;
-
-use common::Rng;
+use crate::common::Rng;
 use proptest::prelude::*;
 use sgdstab::networks::datasets::{generate, DatasetKind, DatasetSpec};
 use sgdstab::networks::matrix_norm::{

@@ -6,9 +6,9 @@
 //! standard error itself to be below 3e-3, so the comparison is not vacuous; with 40 000 paths
 //! it is 1.3e-4 to 2.7e-3 here, and the observed |z| are 1.6, 0.1, 1.4, 0.4).
 
-mod common;
+use crate::common;
 
-use common::{all_batches, batch_matrix, brute_force_tk, kron_apply, radius, Rng};
+use crate::common::{all_batches, batch_matrix, brute_force_tk, kron_apply, radius, Rng};
 use sgdstab::networks::simulate::{simulate_linear, start_vector, LinearOptions};
 use sgdstab::{Gradients, Sampling};
 

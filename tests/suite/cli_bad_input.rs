@@ -2,9 +2,7 @@
 //! one line on stderr that names the file or flag and the offending value, no panic, and no
 //! output file (not even a temporary one) although `--out` was given.
 
-mod io_support;
-
-use io_support::*;
+use crate::io_support::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -1,9 +1,7 @@
 //! The closed-form `T_k` (DESIGN §3) against brute-force enumeration of every batch, a
 //! hand-computed scalar case, and the k = 1 formula.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use sgdstab::engine::moment_operator::{DenseMoment, MomentTerms};
 use sgdstab::{BatchModel, Sampling};
 

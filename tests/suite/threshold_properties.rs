@@ -6,7 +6,7 @@
 //! - every boundary from the linearization matches an independent bisection on `analyze`'s ρ,
 //!   and the bisection fallback's η*_k matches the linearization's.
 
-mod common;
+use crate::common;
 
 use proptest::prelude::*;
 use sgdstab::threshold::theorem2_lr_limit;

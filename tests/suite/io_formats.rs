@@ -3,9 +3,7 @@
 //! committed fixtures written by NumPy, safetensors' Python writer, PyTorch and JAX
 //! (`fixtures/make_interop_fixtures.py`, `examples/export_*.py`).
 
-mod io_support;
-
-use io_support::*;
+use crate::io_support::*;
 use sgdstab::io::dict::ParameterBlock;
 use sgdstab::io::{input_from_bytes, read_input, Format, GradientInput, ReadOptions};
 use std::path::Path;

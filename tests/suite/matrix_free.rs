@@ -1,9 +1,7 @@
 //! The matrix-free application of T_k (DESIGN §9) against the dense closed-form matrix times a
 //! vector, k = 1..4, both sampling schemes; the k = 2 specialised path likewise.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use sgdstab::engine::linop::{DenseSymmetric, SymmetricOperator};
 use sgdstab::engine::matrix_free::{EigenCoords, MatrixFreeMoment, SecondMoment};
 use sgdstab::engine::moment_operator::MomentTerms;

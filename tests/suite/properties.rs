@@ -7,7 +7,7 @@
 //! A failure of the first two on some input would be a counterexample to the paper (or a bug);
 //! proptest prints the minimal input.
 
-mod common;
+use crate::common;
 
 use proptest::prelude::*;
 use sgdstab::{AnalyzeOptions, Gradients, Sampling, Verdict};

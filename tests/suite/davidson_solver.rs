@@ -4,9 +4,7 @@
 //! asserted below 1e-9): the Rayleigh bounds are on the certified side of the dense extremes, and
 //! the dense extremes lie within the reported error bound of the reported ones.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use sgdstab::engine::davidson::{extreme_eigenvalues, DavidsonOptions, SolveLabel};
 use sgdstab::engine::lanczos::Ends;
 use sgdstab::engine::linop::SymmetricOperator;

@@ -5,9 +5,9 @@
 //! - k = 3, 4: bisection on the brute-force operator (every batch enumerated, full tensor space
 //!   projected on the explicit symmetric basis), 1e-9 relative.
 
-mod common;
+use crate::common;
 
-use common::{brute_force_tk, radius, stable_set_by, Rng};
+use crate::common::{brute_force_tk, radius, stable_set_by, Rng};
 use sgdstab::{Gradients, MethodChoice, Sampling};
 
 fn eta_star(g: &Gradients, b: usize, s: Sampling, k: usize, method: MethodChoice) -> (f64, f64) {
