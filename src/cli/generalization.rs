@@ -120,7 +120,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         let premise = || -> sgdstab::Result<_> {
             let max_order = a.order.0.iter().copied().max().unwrap_or(1);
             let p = Problem::from_gradients(
-                &ex.grads,
+                ex.grads(),
                 &ProblemOptions::default().max_order(max_order),
                 bar.hooks(),
             )?;

@@ -1,9 +1,7 @@
 //! `sgdstab simulate`: Monte Carlo of the linearised dynamics (eq. 12) against ρ_k, and a
 //! nonlinear escape test next to the analyzer's verdict.
 
-use super::common::{
-    check_batch, check_orders, parse_list, training_point, Bar, List, OutputArgs, DEFAULT_ORDERS,
-};
+use super::common::{check_batch, check_orders, parse_list, Bar, List, OutputArgs, DEFAULT_ORDERS};
 use sgdstab::networks::pipeline::{simulate_report, SimulateSettings};
 use sgdstab::{AnalyzeOptions, Error, Param, Problem, ProblemOptions, Sampling};
 use std::path::PathBuf;
@@ -15,22 +13,23 @@ use std::process::ExitCode;
     after_help = "Example:\n  sgdstab simulate net --order 1,2 --paths 4000 --steps 200 --json"
 )]
 pub struct Args {
-    /// An export folder of `sgdstab train --export` (linear simulation and escape test), or a
-    /// gradient file (linear simulation only).
+    /// A network bundle (see docs/bundle.md; with sgdstab's own network, from `sgdstab train
+    /// --export`, also the escape test), or a gradient file (linear simulation only).
     #[arg(value_name = "DIR_OR_GRADS")]
     input: PathBuf,
-    /// Learning rate η (default: the training η of an export folder).
+    /// Learning rate η (default: a bundle's training.lr).
     #[arg(long = "lr", value_name = "ETA", allow_negative_numbers = true)]
     lr: Option<f64>,
-    /// Batch size B (default: the training B of an export folder).
+    /// Batch size B (default: a bundle's training.batch).
     #[arg(long = "batch", value_name = "B")]
     batch: Option<usize>,
     /// Orders k to simulate.
     #[arg(long = "order", visible_alias = "orders", value_name = "K", default_value = DEFAULT_ORDERS, value_parser = parse_list)]
     order: List,
-    /// Sampling scheme: without (default) or with replacement.
-    #[arg(long, value_name = "SCHEME", default_value = "without")]
-    sampling: Sampling,
+    /// Sampling scheme: without or with replacement (default: a bundle's training.sampling,
+    /// else without).
+    #[arg(long, value_name = "SCHEME")]
+    sampling: Option<Sampling>,
     /// Monte-Carlo paths (rounded up to a multiple of 20, the jackknife groups).
     #[arg(long, value_name = "S", default_value_t = 4000)]
     paths: usize,
@@ -73,17 +72,25 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         check_batch(b)?;
     }
     a.output.check(None)?;
-    let export = if a.input.is_dir() {
-        Some(sgdstab::networks::export::read_export(&a.input)?)
+    let bundle = if a.input.is_dir() {
+        Some(sgdstab::io::bundle::read_bundle(&a.input)?)
     } else {
         None
     };
-    let grads = match &export {
-        Some(e) => e.grads.clone(),
+    // sgdstab's own network, for the escape test (bundles of other frameworks: linear only)
+    let export = match &bundle {
+        Some(b) => sgdstab::networks::export::export_of(&a.input, b.clone())?,
+        None => None,
+    };
+    let grads = match &bundle {
+        Some(b) => b.grads.clone(),
         None => sgdstab::io::read_gradients(&a.input)?,
     };
-    let (lr, batch) = match &export {
-        Some(e) => training_point(&e.meta, &a.input, a.lr, a.batch)?,
+    let (lr, batch, sampling) = match &bundle {
+        Some(b) => {
+            let p = sgdstab::networks::sections::training_point(b, &a.input, a.lr, a.batch)?;
+            (p.lr, p.batch, a.sampling.unwrap_or(p.sampling))
+        }
         None => (
             a.lr.ok_or_else(|| {
                 Error::parameter(
@@ -99,9 +106,10 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                     "give the batch size for a gradient file",
                 )
             })?,
+            a.sampling.unwrap_or_default(),
         ),
     };
-    sgdstab::BatchModel::new(grads.n(), batch, a.sampling)?;
+    sgdstab::BatchModel::new(grads.n(), batch, sampling)?;
     let t1 = a.steps;
     let t0 = a.window_start.unwrap_or(t1 / 2);
     if t1 == 0 || t0 >= t1 {
@@ -140,7 +148,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let problem = Problem::from_gradients(
         &grads,
         &ProblemOptions::default()
-            .sampling(a.sampling)
+            .sampling(sampling)
             .max_order(max_order)
             .input(a.input.display().to_string()),
         bar.hooks(),
@@ -161,7 +169,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         &SimulateSettings {
             lr,
             batch,
-            sampling: a.sampling,
+            sampling,
             orders: a.order.0.clone(),
             paths: a.paths,
             window: (t0, t1),

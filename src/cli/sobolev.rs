@@ -1,10 +1,9 @@
-//! `sgdstab sobolev`: Section 4 checks on an exported network.
+//! `sgdstab sobolev`: Section 4 checks on a network bundle (any framework's; see
+//! `sgdstab::io::bundle`).
 
-use super::common::{
-    check_orders, parse_list, training_point, Bar, List, OutputArgs, DEFAULT_ORDERS,
-};
-use sgdstab::networks::sobolev::{sobolev, SobolevInput};
-use sgdstab::{AnalyzeOptions, Problem, ProblemOptions, Verdict};
+use super::common::{check_orders, parse_list, Bar, List, OutputArgs, DEFAULT_ORDERS};
+use sgdstab::networks::sections;
+use sgdstab::Verdict;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,16 +12,17 @@ use std::process::ExitCode;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Example:\n  sgdstab sobolev net --order 1..3 --out sobolev.json")]
 pub struct Args {
-    /// The folder written by `sgdstab train --export DIR`.
+    /// A network bundle: the folder written by `sgdstab train --export DIR`,
+    /// `sgdstab.jax.export_network` or `sgdstab.torch.export_network` (see docs/bundle.md).
     #[arg(value_name = "DIR")]
     dir: PathBuf,
     /// Orders k >= 1 (p = 2k): a list (1,2) or an inclusive range (1..4).
     #[arg(long = "order", visible_alias = "orders", value_name = "K", default_value = DEFAULT_ORDERS, value_parser = parse_list)]
     order: List,
-    /// Learning rate for Theorem 3 and its premise (default: the training η from meta.json).
+    /// Learning rate for Theorem 3 and its premise (default: the bundle's training.lr).
     #[arg(long = "lr", value_name = "ETA", allow_negative_numbers = true)]
     lr: Option<f64>,
-    /// Batch size for Theorem 3 and its premise (default: the training B from meta.json).
+    /// Batch size for Theorem 3 and its premise (default: the bundle's training.batch).
     #[arg(long = "batch", value_name = "B")]
     batch: Option<usize>,
     /// Do not run the analyzer for Theorem 3's premise (k-th order stability).
@@ -45,50 +45,24 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         super::common::check_lr(lr)?;
     }
     a.output.check(None)?;
-    let ex = sgdstab::networks::export::read_export(&a.dir)?;
-    let (lr, batch) = training_point(&ex.meta, &a.dir, a.lr, a.batch)?;
-    sgdstab::BatchModel::new(ex.n(), batch, sgdstab::Sampling::WithoutReplacement)?;
+    let bundle = sgdstab::io::bundle::read_bundle(&a.dir)?;
+    let point = sections::training_point(&bundle, &a.dir, a.lr, a.batch)?;
     let mut verdicts: BTreeMap<usize, Verdict> = BTreeMap::new();
     if !a.no_stability {
         let bar = Bar::new(a.quiet);
-        let premise = || -> sgdstab::Result<_> {
-            let max_order = a.order.0.iter().copied().max().unwrap_or(1);
-            let p = Problem::from_gradients(
-                &ex.grads,
-                &ProblemOptions::default().max_order(max_order),
-                bar.hooks(),
-            )?;
-            p.analyze(
-                lr,
-                batch,
-                &AnalyzeOptions::default().orders(a.order.0.clone()),
-                bar.hooks(),
-            )
-        };
-        let rep = premise().map_err(|e| {
-            anyhow::anyhow!(
-                "{} (Theorem 3's premise needs the analyzer; --no-stability skips it)",
-                super::flags::render(&e)
-            )
-        })?;
-        for o in &rep.orders {
-            verdicts.insert(o.k, o.verdict);
-        }
+        verdicts = sections::premise_verdicts(&bundle.grads, point, &a.order.0, bar.hooks())
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "{} (Theorem 3's premise needs the analyzer; --no-stability skips it)",
+                    super::flags::render(&e)
+                )
+            })?;
     }
-    let inp = SobolevInput {
-        x: &ex.x,
-        xgrads: &ex.xgrads,
-        grads: &ex.grads,
-        w1: &ex.w1,
-        d: ex.d(),
-        m: ex.m(),
-    };
-    let report = sobolev(
-        &inp,
+    let report = sections::sobolev_of_bundle(
+        &bundle,
         &a.order.0,
-        lr,
-        batch,
-        &|k| verdicts.get(&k).copied(),
+        point,
+        &verdicts,
         Some(a.dir.display().to_string()),
     )?;
     let json = sgdstab::report::to_json(&report)?;

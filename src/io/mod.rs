@@ -24,6 +24,7 @@
 //! streaming writer): a temporary file in the same directory, flushed and renamed into place, so
 //! an interrupted or failed run never leaves a truncated file.
 
+pub mod bundle;
 pub mod csv;
 pub mod dict;
 pub mod npy;

@@ -1,5 +1,10 @@
 //! The export directory of a trained network (`sgdstab train --export DIR`), and reading it back.
 //!
+//! The directory is a network bundle ([`crate::io::bundle`], `bundle.json` with
+//! `first_layer = {kind: dense, name: "W_1", orientation: out-in}` and `network = "meta.json"`)
+//! that also holds sgdstab's own network, so that `simulate` (escape test) and `generalization`
+//! (probes) can rebuild it:
+//!
 //! | file | shape | content |
 //! |---|---|---|
 //! | `grads.npy` | `n × w` | `∇_W f(x_i, W*)`, rows = samples, columns in [`crate::networks::network::FLATTENING_ORDER`]: the analyzer's input |
@@ -11,10 +16,15 @@
 //! | `params.npy` | `w` | all parameters `W*` in the flattening order |
 //! | `meta.json` | | [`ExportMeta`]: architecture, seeds, η, B, final loss, iterations, … |
 //!
+//! | `bundle.json` | | the bundle manifest: `param_blocks` `W_1`, `b_1`, …, `v`, `c` in the flattening order |
+//!
 //! All arrays are little-endian float64 NPY 1.0 files in C order, written atomically.
 
 use crate::error::{Error, Result};
-use crate::io::npy;
+use crate::io::bundle::{
+    read_bundle, write_bundle, BlockSpec, Bundle, FirstLayer, Manifest, Orientation, Training,
+    BUNDLE_FORMAT, BUNDLE_VERSION, MANIFEST_FILE, PARAMS_FILE,
+};
 use crate::networks::datasets::{Dataset, DatasetSpec};
 use crate::networks::network::{Architecture, Mlp, PerSample, FLATTENING_ORDER};
 use crate::networks::training::{Checkpoint, Stop, TrainingRun};
@@ -136,11 +146,78 @@ impl ExportMeta {
     }
 }
 
-fn npy_file(dir: &Path, name: &str, shape: &[usize], data: &[f64]) -> Result<()> {
-    crate::io::write_atomic(&dir.join(name), &npy::to_bytes(shape, data))
+/// The parameter blocks of `net` in its flattening order: `W_1` (`m_1 × d`), `b_1`, …, `W_L`,
+/// `b_L`, `v` (`m_L`), `c` (a scalar): the `param_blocks` of its bundle.
+pub fn parameter_blocks(net: &Mlp) -> Vec<BlockSpec> {
+    let a = net.architecture();
+    let mut out = Vec::new();
+    let mut prev = a.input_dim;
+    for (l, &m) in a.hidden.iter().enumerate() {
+        out.push(BlockSpec {
+            name: format!("W_{}", l + 1),
+            shape: vec![m, prev],
+        });
+        out.push(BlockSpec {
+            name: format!("b_{}", l + 1),
+            shape: vec![m],
+        });
+        prev = m;
+    }
+    out.push(BlockSpec {
+        name: "v".into(),
+        shape: vec![prev],
+    });
+    out.push(BlockSpec {
+        name: "c".into(),
+        shape: vec![],
+    });
+    out
 }
 
-/// Writes the export directory (created if missing). Every file is written atomically; the
+/// The bundle of a trained network: gradients, inputs, targets, outputs and `W_1` (`"W_1"`,
+/// out-in), the training `η`, `B` and sampling, and sgdstab's own network (`params.npy`,
+/// `meta.json`).
+pub fn bundle_of(net: &Mlp, data: &Dataset, ps: &PerSample, meta: &ExportMeta) -> Result<Bundle> {
+    let blocks = parameter_blocks(net);
+    let manifest = Manifest {
+        format: BUNDLE_FORMAT.into(),
+        bundle_version: BUNDLE_VERSION,
+        producer: format!("sgdstab {} train", env!("CARGO_PKG_VERSION")),
+        n: data.n,
+        input_shape: vec![data.d],
+        parameters: net.parameter_count(),
+        param_blocks: Some(blocks.clone()),
+        first_layer: FirstLayer::Dense {
+            name: "W_1".into(),
+            orientation: Orientation::OutIn,
+        },
+        training: Training {
+            lr: Some(meta.lr),
+            batch: Some(meta.batch),
+            sampling: Some(crate::Sampling::WithoutReplacement),
+        },
+        network: Some(NETWORK_FILE.into()),
+    };
+    Ok(Bundle {
+        manifest,
+        grads: ps.gradients()?,
+        blocks: crate::io::bundle::blocks_of(data.n, &blocks),
+        xgrads: ps.input_grads.clone(),
+        x: data.x.clone(),
+        y: data.y.clone(),
+        outputs: Some(ps.outputs.clone()),
+        w1: Some(net.w1().to_vec()),
+        test: None,
+        perturbed: None,
+        params: Some(net.params().to_vec()),
+    })
+}
+
+/// The file of a bundle that describes sgdstab's own network ([`ExportMeta`]).
+pub const NETWORK_FILE: &str = "meta.json";
+
+/// Writes the export directory (created if missing) as a network bundle
+/// ([`crate::io::bundle`]) with `meta.json`: every file atomically, `bundle.json` last; the
 /// gradients are those of `ps` (computed at the network's final parameters).
 pub fn write_export(
     dir: &Path,
@@ -149,40 +226,20 @@ pub fn write_export(
     ps: &PerSample,
     meta: &ExportMeta,
 ) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let a = net.architecture();
-    let (n, d, w, m) = (data.n, data.d, net.parameter_count(), a.first_width());
     let json = crate::report::to_json(meta)?;
-    npy_file(dir, "grads.npy", &[n, w], &ps.param_grads)?;
-    npy_file(dir, "xgrads.npy", &[n, d], &ps.input_grads)?;
-    npy_file(dir, "x.npy", &[n, d], &data.x)?;
-    npy_file(dir, "y.npy", &[n], &data.y)?;
-    npy_file(dir, "outputs.npy", &[n], &ps.outputs)?;
-    npy_file(dir, "w1.npy", &[m, d], net.w1())?;
-    npy_file(dir, "params.npy", &[w], net.params())?;
-    crate::io::write_atomic(&dir.join("meta.json"), json.as_bytes())
+    let bundle = bundle_of(net, data, ps, meta)?;
+    write_bundle(dir, &bundle, &[(NETWORK_FILE, json.as_bytes())])
 }
 
-/// An export directory read back.
+/// An export directory read back: a bundle of sgdstab's own network.
 #[derive(Debug, Clone)]
 pub struct Export {
     /// The directory.
     pub dir: PathBuf,
     /// `meta.json`.
     pub meta: ExportMeta,
-    /// `grads.npy`.
-    pub grads: Gradients,
-    /// `xgrads.npy`, `n × d` row-major.
-    pub xgrads: Vec<f64>,
-    /// `x.npy`, `n × d` row-major.
-    pub x: Vec<f64>,
-    /// `y.npy`.
-    pub y: Vec<f64>,
-    /// `w1.npy`, `m × d` row-major.
-    pub w1: Vec<f64>,
+    /// The bundle.
+    pub bundle: Bundle,
     /// `params.npy`.
     pub params: Vec<f64>,
 }
@@ -190,12 +247,12 @@ pub struct Export {
 impl Export {
     /// `n`.
     pub fn n(&self) -> usize {
-        self.grads.n()
+        self.bundle.n()
     }
 
     /// `d`.
     pub fn d(&self) -> usize {
-        self.meta.input_dim
+        self.bundle.d()
     }
 
     /// `m`.
@@ -203,11 +260,16 @@ impl Export {
         self.meta.first_layer_rows
     }
 
+    /// The parameter gradients.
+    pub fn grads(&self) -> &Gradients {
+        &self.bundle.grads
+    }
+
     /// The network with the exported parameters.
     pub fn network(&self) -> Result<Mlp> {
         Mlp::new(self.meta.architecture.clone(), self.params.clone()).map_err(|e| {
             Error::InvalidInput {
-                context: self.dir.join("params.npy").display().to_string(),
+                context: self.dir.join(PARAMS_FILE).display().to_string(),
                 message: e.to_string(),
             }
         })
@@ -219,60 +281,20 @@ impl Export {
             self.meta.dataset.clone(),
             self.n(),
             self.d(),
-            self.x.clone(),
-            self.y.clone(),
+            self.bundle.x.clone(),
+            self.bundle.y.clone(),
         )
     }
 }
 
-/// Reads an array from `dir/name` and checks its shape (`None` entries are free).
-fn read_array(dir: &Path, name: &str, shape: &[Option<usize>]) -> Result<(Vec<usize>, Vec<f64>)> {
-    let path = dir.join(name);
-    let bytes = std::fs::read(&path).map_err(|source| Error::Io {
-        path: path.clone(),
-        source,
-    })?;
-    let fmt = |message: String| Error::Format {
-        path: path.clone(),
-        message,
+/// sgdstab's own network of a bundle: its `meta.json` and `params.npy`, checked against the
+/// bundle; `None` when the bundle was written by another framework (no `network` in
+/// `bundle.json`).
+pub fn network_of(dir: &Path, bundle: &Bundle) -> Result<Option<(ExportMeta, Vec<f64>)>> {
+    let Some(name) = &bundle.manifest.network else {
+        return Ok(None);
     };
-    let arr = npy::parse(&bytes).map_err(fmt)?;
-    let ok = arr.shape.len() == shape.len()
-        && arr
-            .shape
-            .iter()
-            .zip(shape)
-            .all(|(&s, want)| want.is_none_or(|w| w == s));
-    if !ok {
-        let want: Vec<String> = shape
-            .iter()
-            .map(|s| s.map_or("*".to_string(), |v| v.to_string()))
-            .collect();
-        return Err(fmt(format!(
-            "array of shape {}, expected ({})",
-            npy::shape_string(&arr.shape),
-            want.join(", ")
-        )));
-    }
-    if let Some(p) = arr.data.iter().position(|v| !v.is_finite()) {
-        return Err(fmt(format!(
-            "non-finite value {} at flat index {p}",
-            arr.data[p]
-        )));
-    }
-    Ok((arr.shape, arr.data))
-}
-
-/// Reads an export directory, checking every shape against `meta.json`.
-pub fn read_export(dir: &Path) -> Result<Export> {
-    if !dir.is_dir() {
-        return Err(Error::InvalidInput {
-            context: dir.display().to_string(),
-            message: "not a directory (expected the folder written by `sgdstab train --export`)"
-                .into(),
-        });
-    }
-    let meta_path = dir.join("meta.json");
+    let meta_path = dir.join(name);
     let text = std::fs::read_to_string(&meta_path).map_err(|source| Error::Io {
         path: meta_path.clone(),
         source,
@@ -290,36 +312,53 @@ pub fn read_export(dir: &Path) -> Result<Export> {
             ),
         });
     }
-    let (n, d, w, m) = (
-        meta.samples,
-        meta.input_dim,
-        meta.parameters,
-        meta.first_layer_rows,
-    );
-    let grads = crate::io::read_gradients(&dir.join("grads.npy"))?;
-    if grads.n() != n || grads.w() != w {
+    let m = &bundle.manifest;
+    if meta.samples != m.n || meta.input_dim != m.d() || meta.parameters != m.parameters {
         return Err(Error::Format {
-            path: dir.join("grads.npy"),
+            path: meta_path,
             message: format!(
-                "{} × {}, but meta.json says n = {n}, w = {w}",
-                grads.n(),
-                grads.w()
+                "samples = {}, input_dim = {}, parameters = {}, but bundle.json says n = {}, d = {}, parameters = {}",
+                meta.samples,
+                meta.input_dim,
+                meta.parameters,
+                m.n,
+                m.d(),
+                m.parameters
             ),
         });
     }
-    let (_, xgrads) = read_array(dir, "xgrads.npy", &[Some(n), Some(d)])?;
-    let (_, x) = read_array(dir, "x.npy", &[Some(n), Some(d)])?;
-    let (_, y) = read_array(dir, "y.npy", &[Some(n)])?;
-    let (_, w1) = read_array(dir, "w1.npy", &[Some(m), Some(d)])?;
-    let (_, params) = read_array(dir, "params.npy", &[Some(w)])?;
-    Ok(Export {
+    let params = bundle.params.clone().ok_or_else(|| Error::Format {
+        path: dir.join(PARAMS_FILE),
+        message: "missing: the bundle names sgdstab's network but has no parameters".into(),
+    })?;
+    Ok(Some((meta, params)))
+}
+
+/// The export of a bundle already read: `None` when the bundle was written by another
+/// framework (it names no sgdstab network).
+pub fn export_of(dir: &Path, bundle: Bundle) -> Result<Option<Export>> {
+    let Some((meta, params)) = network_of(dir, &bundle)? else {
+        return Ok(None);
+    };
+    if meta.first_layer_rows * meta.input_dim > meta.parameters {
+        return Err(Error::Format {
+            path: dir.join(NETWORK_FILE),
+            message: "first_layer_rows × input_dim exceeds parameters".into(),
+        });
+    }
+    Ok(Some(Export {
         dir: dir.to_path_buf(),
         meta,
-        grads,
-        xgrads,
-        x,
-        y,
-        w1,
+        bundle,
         params,
+    }))
+}
+
+/// Reads an export directory (a bundle of sgdstab's own network, or the export folder of
+/// sgdstab 0.1 before bundles), checking every shape.
+pub fn read_export(dir: &Path) -> Result<Export> {
+    export_of(dir, read_bundle(dir)?)?.ok_or_else(|| Error::InvalidInput {
+        context: dir.join(MANIFEST_FILE).display().to_string(),
+        message: "the bundle names no sgdstab network (network: null): this needs a folder written by `sgdstab train --export`".into(),
     })
 }

@@ -100,7 +100,8 @@ fn train_export_feeds_analyze_sobolev_and_simulate() {
     let s2 = ok(&["sobolev", d, "--order", "1..3", "--json", "-q"]);
     assert_eq!(s1, s2);
     let s = json(&s1);
-    assert_eq!(s["schema_version"], 1);
+    assert_eq!(s["schema_version"], 2);
+    assert_eq!(s["first_layer"]["kind"], "dense");
     assert_eq!(s["ok"], true);
     for o in s["orders"].as_array().unwrap() {
         assert_eq!(o["prop2"]["fails"], 0);

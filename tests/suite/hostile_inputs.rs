@@ -1020,16 +1020,16 @@ fn messages_name_the_flag_file_and_value() {
     );
     let e = assert_refused(&o, &["--lr = NaN"]);
     assert!(!e.contains("--lrs"), "{e}");
-    // an export whose meta.json says batch 0: blamed on meta.json, not --batch
+    // a bundle whose bundle.json says batch 0: blamed on bundle.json, not --batch
     let net = export(dir.path());
-    let meta = net.join("meta.json");
+    let meta = net.join("bundle.json");
     let text = std::fs::read_to_string(&meta).unwrap();
     let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    v["batch"] = serde_json::json!(0);
+    v["training"]["batch"] = serde_json::json!(0);
     std::fs::write(&meta, serde_json::to_string(&v).unwrap()).unwrap();
     for cmd in ["sobolev", "simulate", "generalization"] {
         let o = run(&[cmd, s(&net)], &[]);
-        let e = assert_refused(&o, &["meta.json", "batch = 0"]);
+        let e = assert_refused(&o, &["bundle.json", "training.batch = 0"]);
         assert!(!e.contains("--batch"), "{cmd}: {e}");
     }
     // no arguments: a short usage on stderr, exit 2
