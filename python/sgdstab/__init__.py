@@ -11,6 +11,14 @@ Entry points
 analyze(grads, lr, batch, orders=(1, 2), sampling="without", **options) -> Report
 thresholds(grads, batch, orders=(1, 2), sampling="without", **options) -> Thresholds
 diagram(grads, orders=(1, 2), batches=None, sampling="without", **options) -> Diagram
+sobolev(bundle, *, orders=(1, 2), lr=None, batch=None) -> Sobolev        (Section 4)
+figure1(runs) -> Figure1                                               (Figure 1)
+write_bundle(out, grads, input_grads, X, y, *, first_layer=None, ...) -> str
+
+A *network bundle* is the folder Sections 4 and 5 read: per-sample parameter and input
+gradients, inputs, targets, the first-layer weight, the training ``η``, ``B`` and sampling
+(``sgdstab.jax.export_network``, ``sgdstab.torch.export_network`` or :func:`write_bundle` write
+one; ``sgdstab train --export`` too).
 
 ``grads`` is a 2-D array (rows = samples; NumPy float64/float32 read without a copy, also
 strided and Fortran-ordered), a mapping of per-parameter arrays with a leading sample axis (the
@@ -30,6 +38,7 @@ import importlib
 from typing import Any
 
 from ._api import analyze, diagram, thresholds
+from ._bundle import write_bundle
 from ._input import Parameter, flatten_pytree
 from ._native import __version__
 from ._results import (
@@ -56,12 +65,21 @@ from ._results import (
     Theorem2,
     Thresholds,
 )
+from ._sections import Figure1, Figure1Panel, FirstLayer, Sobolev, SobolevOrder, figure1, sobolev
 
 __all__ = [
     "__version__",
     "analyze",
     "thresholds",
     "diagram",
+    "sobolev",
+    "figure1",
+    "write_bundle",
+    "Sobolev",
+    "SobolevOrder",
+    "FirstLayer",
+    "Figure1",
+    "Figure1Panel",
     "flatten_pytree",
     "Parameter",
     "Report",

@@ -1,6 +1,7 @@
-"""Per-sample gradients with JAX, ready for :func:`sgdstab.analyze`.
+"""Per-sample gradients with JAX, ready for :func:`sgdstab.analyze`, and a JAX model as a
+network bundle (:func:`export_network`, for :func:`sgdstab.sobolev` and ``sgdstab sobolev``).
 
-JAX is imported when :func:`per_sample_gradients` is called, not when this module is.
+JAX is imported when a function is called, not when this module is.
 """
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 import numpy as np
+
+from ._export_jax import export_network
 
 DEFAULT_CHUNK_SIZE = 1024
 

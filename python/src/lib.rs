@@ -11,12 +11,14 @@
 //! - [`library`]: every call into `sgdstab` (the only file to touch when the library API moves);
 //! - [`arrays`]: NumPy arrays borrowed as the library's `GradientView`s, f32 or f64, any strides;
 //! - [`run`]: the worker thread, `Python::check_signals` every 50 ms, progress relayed to Python;
-//! - [`errors`]: library errors to Python exceptions by kind.
+//! - [`errors`]: library errors to Python exceptions by kind;
+//! - [`sections`]: network bundles, Sections 4 and 5, Figure 1.
 
 mod arrays;
 mod errors;
 mod library;
 mod run;
+mod sections;
 
 use pyo3::prelude::*;
 
@@ -185,6 +187,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(analyze, m)?)?;
     m.add_function(wrap_pyfunction!(thresholds, m)?)?;
     m.add_function(wrap_pyfunction!(diagram, m)?)?;
+    m.add_function(wrap_pyfunction!(sections::write_bundle, m)?)?;
+    m.add_function(wrap_pyfunction!(sections::sobolev, m)?)?;
+    m.add_function(wrap_pyfunction!(sections::bundle_g_values, m)?)?;
+    m.add_function(wrap_pyfunction!(sections::figure1, m)?)?;
     m.add("__version__", library::VERSION)?;
     Ok(())
 }

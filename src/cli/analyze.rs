@@ -67,6 +67,11 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         .solver(a.solver.solver(a.method));
     opts.validate()?;
     let bar = Bar::new(a.quiet);
+    // a network bundle: its parameter gradients
+    let mut a = a;
+    if a.input.grads.is_dir() {
+        a.input.grads = sgdstab::io::bundle::gradient_file(&a.input.grads)?;
+    }
     let problem = a.input.problem(&a.order.0, bar.hooks())?;
     let report = problem
         .analyze(a.lr, a.batch, &opts, bar.hooks())

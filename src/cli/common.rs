@@ -483,42 +483,6 @@ pub fn write_output(path: &Path, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The training η and B of an export (meta.json) unless given: the one place these defaults are
-/// filled in (`sobolev`, `simulate`, `generalization`).
-/// A value taken from `DIR/meta.json` is blamed on that file, a flag's on the flag.
-pub fn training_point(
-    meta: &sgdstab::networks::export::ExportMeta,
-    dir: &Path,
-    lr: Option<f64>,
-    batch: Option<usize>,
-) -> anyhow::Result<(f64, usize)> {
-    let from_meta = |what: &str, value: String| {
-        anyhow::anyhow!(sgdstab::Error::InvalidInput {
-            context: dir.join("meta.json").display().to_string(),
-            message: format!(
-                "{what} = {value}: out of range (the training point of the export; give it with the flag to override)"
-            ),
-        })
-    };
-    let lr = match lr {
-        Some(v) => {
-            check_lr(v)?;
-            v
-        }
-        None if meta.lr.is_finite() && meta.lr > 0.0 => meta.lr,
-        None => return Err(from_meta("lr", meta.lr.to_string())),
-    };
-    let batch = match batch {
-        Some(b) => {
-            check_batch(b)?;
-            b
-        }
-        None if meta.batch >= 1 => meta.batch,
-        None => return Err(from_meta("batch", meta.batch.to_string())),
-    };
-    Ok((lr, batch))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,15 +1,19 @@
-//! `sgdstab generalization`: Theorems 6 and 7 (eqs. 26, 27) on an exported network against the
-//! measured test error and sensitivity.
+//! `sgdstab generalization`: Theorems 6 and 7 (eqs. 26, 27) on a network bundle against the
+//! measured test error and sensitivity: sgdstab's own network on a built-in data set is probed;
+//! a bundle of any framework brings its test set and outputs (and, for eq. 27, outputs at
+//! perturbed points).
 
 use super::common::{
-    check_orders, check_plots, parse_floats, parse_list, training_point, Bar, FloatList, List,
-    OutputArgs, DEFAULT_ORDERS,
+    check_orders, check_plots, parse_floats, parse_list, Bar, FloatList, List, OutputArgs,
+    DEFAULT_ORDERS,
 };
 use sgdstab::generalization::{
-    generalization, DeltaGrid, GeneralizationOptions, ProbeOptions, SectionFiveInput,
+    generalization, generalization_recorded, DeltaGrid, GeneralizationOptions, ProbeOptions,
+    RecordedInput, SectionFiveInput,
 };
-use sgdstab::networks::datasets::Distribution;
-use sgdstab::{AnalyzeOptions, Problem, ProblemOptions, Verdict};
+use sgdstab::networks::datasets::{Dataset, Distribution};
+use sgdstab::networks::sections;
+use sgdstab::Verdict;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,8 +24,9 @@ use std::process::ExitCode;
     after_help = "Example:\n  sgdstab generalization net --order 1..3 --plot bounds.svg --out bounds.json"
 )]
 pub struct Args {
-    /// The folder written by `sgdstab train --export DIR` (its meta.json must name a built-in
-    /// data set: the test set is regenerated from it).
+    /// A network bundle with a dense first layer: the folder of `sgdstab train --export DIR` on
+    /// a built-in data set (the test set is drawn from it), or any bundle with a test set and the
+    /// model's outputs (test_x.npy, test_y.npy, test_outputs.npy, outputs.npy).
     #[arg(value_name = "DIR")]
     dir: PathBuf,
     /// Orders k >= 1: a list (1,2) or an inclusive range (1..3).
@@ -93,81 +98,127 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         },
     };
     opts.check()?;
-    let ex = sgdstab::networks::export::read_export(&a.dir)?;
-    let spec = ex.meta.dataset_spec.ok_or_else(|| sgdstab::Error::InvalidInput {
-        context: a.dir.join("meta.json").display().to_string(),
-        message: "no dataset_spec: the test set is regenerated from a built-in data set's seed, and this export names none".into(),
-    })?;
-    if spec.kind.fixed_dim().unwrap_or(spec.dim) != ex.d() {
-        anyhow::bail!(sgdstab::Error::InvalidInput {
-            context: a.dir.join("meta.json").display().to_string(),
+    let bundle = sgdstab::io::bundle::read_bundle(&a.dir)?;
+    let point = sections::training_point(&bundle, &a.dir, a.lr, a.batch)?;
+    let (lr, batch) = (point.lr, point.batch);
+    let Some((w1, m)) = bundle.dense_w1() else {
+        anyhow::bail!(sgdstab::Error::Format {
+            path: a.dir.join("bundle.json"),
             message: format!(
-                "dataset_spec.dim = {} but the inputs have d = {}",
-                spec.kind.fixed_dim().unwrap_or(spec.dim),
-                ex.d()
+                "first_layer.kind = {}: Theorems 6 and 7 need a dense first layer W_1 (f(x, W) = f̃(W_1 x, W_2)); `sgdstab sobolev` reports g_W and g_x for any first layer",
+                bundle.manifest.first_layer.kind()
             ),
         });
-    }
-    let (lr, batch) = training_point(&ex.meta, &a.dir, a.lr, a.batch)?;
-    sgdstab::BatchModel::new(ex.n(), batch, sgdstab::Sampling::WithoutReplacement)?;
-    let dist = Distribution::new(&spec)?;
-    let test = dist.test_set(a.test_n)?;
-    let train = ex.dataset()?;
-    let net = ex.network()?;
+    };
+    let export = sgdstab::networks::export::export_of(&a.dir, bundle.clone())?;
+    let spec = export.as_ref().and_then(|e| e.meta.dataset_spec);
     let bar = Bar::new(a.quiet);
     let mut verdicts: BTreeMap<usize, Verdict> = BTreeMap::new();
     if !a.no_stability {
-        let premise = || -> sgdstab::Result<_> {
-            let max_order = a.order.0.iter().copied().max().unwrap_or(1);
-            let p = Problem::from_gradients(
-                ex.grads(),
-                &ProblemOptions::default().max_order(max_order),
-                bar.hooks(),
-            )?;
-            p.analyze(
+        verdicts = sections::premise_verdicts(&bundle.grads, point, &a.order.0, bar.hooks())
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "{} (the premise of Theorems 6 and 7 needs the analyzer; --no-stability skips it)",
+                    super::flags::render(&e)
+                )
+            })?;
+    }
+    let premise = |k: usize| verdicts.get(&k).copied();
+    let source = Some(a.dir.display().to_string());
+    let (report, title) = match (&export, spec) {
+        // sgdstab's own network on a built-in data set: a fresh test set, the model probed
+        (Some(ex), Some(spec)) => {
+            if spec.kind.fixed_dim().unwrap_or(spec.dim) != ex.d() {
+                anyhow::bail!(sgdstab::Error::InvalidInput {
+                    context: a.dir.join("meta.json").display().to_string(),
+                    message: format!(
+                        "dataset_spec.dim = {} but the inputs have d = {}",
+                        spec.kind.fixed_dim().unwrap_or(spec.dim),
+                        ex.d()
+                    ),
+                });
+            }
+            let dist = Distribution::new(&spec)?;
+            let test = dist.test_set(a.test_n)?;
+            let train = ex.dataset()?;
+            let net = ex.network()?;
+            let inp = SectionFiveInput {
+                model: &net,
+                train: &train,
+                test: &test,
+                gradient_bound: dist.gradient_bound(),
                 lr,
                 batch,
-                &AnalyzeOptions::default().orders(a.order.0.clone()),
-                bar.hooks(),
-            )
-        };
-        let rep = premise().map_err(|e| {
-            anyhow::anyhow!(
-                "{} (the premise of Theorems 6 and 7 needs the analyzer; --no-stability skips it)",
-                super::flags::render(&e)
-            )
-        })?;
-        for o in &rep.orders {
-            verdicts.insert(o.k, o.verdict);
+            };
+            let report = generalization(&inp, &opts, &premise, source, &bar)?;
+            if !ex.meta.interpolated {
+                warn_line!(
+                    "sgdstab: warning: the exported network did not reach interpolation (final loss {:.3e}); Theorem 6 assumes f(x_i) = y_i",
+                    ex.meta.final_loss
+                );
+            }
+            (report, ex.meta.architecture_text.clone())
         }
-    }
-    let inp = SectionFiveInput {
-        model: &net,
-        train: &train,
-        test: &test,
-        gradient_bound: dist.gradient_bound(),
-        lr,
-        batch,
+        // a bundle of any framework: the recorded outputs
+        _ => {
+            let missing = |file: &str, what: &str| {
+                let regen = if export.is_some() {
+                    "; its meta.json names no built-in data set (dataset_spec) to draw one from"
+                } else {
+                    ""
+                };
+                sgdstab::Error::Format {
+                    path: a.dir.join(file),
+                    message: format!("missing: generalization needs {what}{regen}"),
+                }
+            };
+            let test = bundle.test.as_ref().ok_or_else(|| {
+                missing("test_x.npy", "a held-out test set with the model's outputs on it (test_x.npy, test_y.npy, test_outputs.npy)")
+            })?;
+            let test_outputs = test.outputs.as_ref().ok_or_else(|| {
+                missing("test_outputs.npy", "the model's outputs on the test set")
+            })?;
+            let outputs = bundle.outputs.as_ref().ok_or_else(|| {
+                missing("outputs.npy", "the model's outputs on the training inputs")
+            })?;
+            let d = bundle.d();
+            let name = a.dir.display().to_string();
+            let train = Dataset::new(
+                format!("{name} (training set)"),
+                bundle.n(),
+                d,
+                bundle.x.clone(),
+                bundle.y.clone(),
+            )?;
+            let test_set = Dataset::new(
+                format!("{name} (test set)"),
+                test.n(),
+                d,
+                test.x.clone(),
+                test.y.clone(),
+            )?;
+            let inp = RecordedInput {
+                train: &train,
+                test: &test_set,
+                train_outputs: outputs,
+                test_outputs,
+                w: bundle.w(),
+                w1: &w1,
+                m,
+                perturbed: bundle.perturbed.as_ref(),
+                lr,
+                batch,
+            };
+            let report = generalization_recorded(&inp, &opts, &premise, source, &bar)?;
+            (report, bundle.manifest.producer.clone())
+        }
     };
-    let report = generalization(
-        &inp,
-        &opts,
-        &|k| verdicts.get(&k).copied(),
-        Some(a.dir.display().to_string()),
-        &bar,
-    )?;
     let json = sgdstab::report::to_json(&report)?;
-    if !ex.meta.interpolated {
-        warn_line!(
-            "sgdstab: warning: the exported network did not reach interpolation (final loss {:.3e}); Theorem 6 assumes f(x_i) = y_i",
-            ex.meta.final_loss
-        );
-    }
     super::common::all_or_nothing(&[], || {
         for p in &a.plot {
             let fig = sgdstab::plots::generalization::GeneralizationFigure {
                 report: &report,
-                title: format!("{} — {}", report.dataset, ex.meta.architecture_text),
+                title: format!("{} — {title}", report.dataset),
             };
             sgdstab::plots::save(&fig, p)?;
         }

@@ -26,7 +26,7 @@ pub(super) struct BoundContext<'a> {
     pub(super) w1t: &'a [f64],
     pub(super) train: &'a Dataset,
     pub(super) cover_rows: &'a [CoverRow],
-    pub(super) per_radius_c: &'a [Vec<f64>],
+    pub(super) per_radius_c: Option<&'a [Vec<f64>]>,
     pub(super) sensitivity: &'a [SensitivityRow],
     pub(super) m1: &'a M1,
     pub(super) m2: &'a M2,
@@ -55,8 +55,10 @@ pub(super) fn order_bounds(
         .iter()
         .enumerate()
         .map(|(t, cr)| {
-            let at_radius = c.per_radius_c[t][o];
-            c_ratio = c_ratio.max(at_radius);
+            let at_radius = c.per_radius_c.map(|p| p[t][o]);
+            if let Some(v) = at_radius {
+                c_ratio = c_ratio.max(v);
+            }
             let cc = c_ratio.max(1.0);
             let delta = cr.delta;
             let smoothness_term = 2.0 * d as f64 * cc * cc * norm.upper * norm.upper
@@ -68,12 +70,12 @@ pub(super) fn order_bounds(
             let target_term = 2.0 * c.m2.value * c.m2.value * delta * delta;
             let uncovered_term = 4.0 * c.m1.value * c.m1.value * cr.eps2;
             let bound = cc * lipschitz * delta;
-            let measured = c.sensitivity[t].measured;
+            let measured = c.sensitivity.get(t).map(|s| s.measured);
             BoundRow {
                 delta,
                 delta_approx: cr.delta_approx,
                 c_ratio_at_radius: at_radius,
-                c_ratio,
+                c_ratio: at_radius.map(|_| c_ratio),
                 c: cc,
                 eq26: Eq26 {
                     smoothness_term,
@@ -84,12 +86,14 @@ pub(super) fn order_bounds(
                 eq27: Eq27 {
                     bound,
                     measured,
-                    ratio: if bound > 0.0 { measured / bound } else { 0.0 },
-                    c_needed: if lipschitz * delta > 0.0 {
-                        measured / (lipschitz * delta)
-                    } else {
-                        0.0
-                    },
+                    ratio: measured.map(|m| if bound > 0.0 { m / bound } else { 0.0 }),
+                    c_needed: measured.map(|m| {
+                        if lipschitz * delta > 0.0 {
+                            m / (lipschitz * delta)
+                        } else {
+                            0.0
+                        }
+                    }),
                 },
             }
         })
@@ -121,20 +125,36 @@ pub(super) fn order_bounds(
         infimum_over_delta: infimum,
         below_target_variance: infimum < c.measured.test_target_variance,
     };
-    let eq27_max_ratio = rows.iter().map(|r| r.eq27.ratio).fold(0.0, f64::max);
+    let eq27_max_ratio = rows
+        .iter()
+        .filter_map(|r| r.eq27.ratio)
+        .reduce(f64::max);
     let mut findings = Vec::new();
     if verdict == Some(Verdict::Stable) {
         if let Some(r) = rows
             .iter()
-            .filter(|r| r.eq27.measured > r.eq27.bound * (1.0 + RELATIVE_SLACK))
-            .max_by(|a, b| a.eq27.ratio.total_cmp(&b.eq27.ratio))
+            .filter(|r| {
+                r.eq27
+                    .measured
+                    .is_some_and(|m| m > r.eq27.bound * (1.0 + RELATIVE_SLACK))
+            })
+            .max_by(|a, b| {
+                a.eq27
+                    .ratio
+                    .unwrap_or(0.0)
+                    .total_cmp(&b.eq27.ratio.unwrap_or(0.0))
+            })
         {
             findings.push(GeneralizationFinding {
                 check: GeneralizationCheck::Eq27,
                 k,
                 message: format!(
                     "order {k} is stable but the measured sensitivity exceeds eq. (27) with the estimated C: at δ = {:.6e}, |f(x) − f(x_i)| = {:.6e} > {:.6e} (C = {:.6e}; C needed {:.6e})",
-                    r.delta, r.eq27.measured, r.eq27.bound, r.c, r.eq27.c_needed
+                    r.delta,
+                    r.eq27.measured.unwrap_or(0.0),
+                    r.eq27.bound,
+                    r.c,
+                    r.eq27.c_needed.unwrap_or(0.0)
                 ),
             });
         }

@@ -6,7 +6,7 @@ use super::probe::{self, InputLayerModel, ProbeKind, ProbeOptions, Sensitivity};
 use super::report::*;
 use super::{DeltaGrid, GeneralizationOptions, SectionFiveInput, MAX_DELTAS, MAX_QUOTIENT_POINTS};
 use crate::error::{Error, Param, Result};
-use crate::networks::datasets::Dataset;
+use crate::networks::datasets::{Dataset, GradientBound};
 use crate::progress::Progress;
 use crate::random::SplitMix64;
 use rayon::prelude::*;
@@ -87,24 +87,38 @@ pub(super) struct Checked {
     pub(super) min_x_2: f64,
 }
 
+/// What the checks of step 1 need from the model side.
+pub(super) struct ModelShape<'a> {
+    /// The model's input dimension.
+    pub(super) input_dim: usize,
+    /// `w`.
+    pub(super) w: usize,
+    /// `W_1`, `m × d` row-major.
+    pub(super) w1: &'a [f64],
+    /// `m`.
+    pub(super) m: usize,
+}
+
 /// Step 1: the options, the shapes and the training inputs (Theorems 6 and 7 divide by
 /// `min_i ‖x_i‖`).
-pub(super) fn check_input<M: InputLayerModel + ?Sized>(
-    inp: &SectionFiveInput<'_, M>,
+pub(super) fn check_input(
+    train: &Dataset,
+    test: &Dataset,
+    model: ModelShape<'_>,
+    lr: f64,
+    batch: usize,
     opts: &GeneralizationOptions,
 ) -> Result<Checked> {
-    crate::engine::analysis::check_lr(inp.lr)?;
+    crate::engine::analysis::check_lr(lr)?;
     crate::engine::analysis::check_orders(&opts.orders)?;
-    let (train, test, model) = (inp.train, inp.test, inp.model);
     let (n, d) = (train.n, train.d);
-    crate::engine::sampling::BatchModel::new(n, inp.batch, crate::Sampling::WithoutReplacement)?;
-    if model.input_dim() != d || test.d != d {
+    crate::engine::sampling::BatchModel::new(n, batch, crate::Sampling::WithoutReplacement)?;
+    if model.input_dim != d || test.d != d {
         return Err(bad(
             "test set",
             format!(
                 "input dimensions differ: model {}, training {d}, test {}",
-                model.input_dim(),
-                test.d
+                model.input_dim, test.d
             ),
         ));
     }
@@ -118,8 +132,7 @@ pub(super) fn check_input<M: InputLayerModel + ?Sized>(
             fresh
         });
     }
-    let w = model.params().len();
-    let (w1, m) = model.first_layer();
+    let (w1, m) = (model.w1.to_vec(), model.m);
     if w1.len() != m * d || m == 0 {
         return Err(bad(
             "W_1",
@@ -136,19 +149,19 @@ pub(super) fn check_input<M: InputLayerModel + ?Sized>(
     let min_x_2 = x_norms_2.iter().copied().fold(f64::INFINITY, f64::min);
     Ok(Checked {
         orders,
-        w,
+        w: model.w,
         w1,
         m,
         min_x_2,
     })
 }
 
-/// Step 2: the measured test error and training residual, and `M₁` (the model at `W*` on
-/// training ∪ test).
-pub(super) fn measure<M: InputLayerModel + ?Sized>(
-    inp: &SectionFiveInput<'_, M>,
-) -> (Measured, M1) {
-    let (train, test, model) = (inp.train, inp.test, inp.model);
+/// The model's outputs on the training and the test inputs.
+pub(super) fn outputs<M: InputLayerModel + ?Sized>(
+    model: &M,
+    train: &Dataset,
+    test: &Dataset,
+) -> (Vec<f64>, Vec<f64>) {
     let f_train: Vec<f64> = (0..train.n)
         .map(|i| model.value_at(model.params(), train.x_row(i)))
         .collect();
@@ -156,6 +169,17 @@ pub(super) fn measure<M: InputLayerModel + ?Sized>(
         .into_par_iter()
         .map(|j| model.value_at(model.params(), test.x_row(j)))
         .collect();
+    (f_train, f_test)
+}
+
+/// Step 2: the measured test error and training residual, and `M₁` (the model at `W*` on
+/// training ∪ test), from its outputs there.
+pub(super) fn measure(
+    train: &Dataset,
+    test: &Dataset,
+    f_train: &[f64],
+    f_test: &[f64],
+) -> (Measured, M1) {
     let test_mse = f_test
         .iter()
         .zip(&test.y)
@@ -170,7 +194,7 @@ pub(super) fn measure<M: InputLayerModel + ?Sized>(
         .map(|(f, y)| (f - y).abs())
         .fold(0.0, f64::max);
     let max_abs = |v: &[f64]| v.iter().fold(0.0f64, |a, b| a.max(b.abs()));
-    let net = max_abs(&f_train).max(max_abs(&f_test));
+    let net = max_abs(f_train).max(max_abs(f_test));
     let tgt = max_abs(&train.y).max(max_abs(&test.y));
     (
         Measured {
@@ -187,8 +211,8 @@ pub(super) fn measure<M: InputLayerModel + ?Sized>(
 }
 
 /// Step 3: `M₂`, from the data set's closed form or the difference quotient.
-pub(super) fn m2_of<M: InputLayerModel + ?Sized>(inp: &SectionFiveInput<'_, M>) -> M2 {
-    match inp.gradient_bound {
+pub(super) fn m2_of(gradient_bound: Option<GradientBound>, train: &Dataset, test: &Dataset) -> M2 {
+    match gradient_bound {
         Some(b) => M2 {
             value: b.value,
             source: if b.exact {
@@ -199,7 +223,7 @@ pub(super) fn m2_of<M: InputLayerModel + ?Sized>(inp: &SectionFiveInput<'_, M>) 
             how: b.formula.to_string(),
         },
         None => M2 {
-            value: difference_quotient(inp.train, inp.test),
+            value: difference_quotient(train, test),
             source: M2Source::DifferenceQuotient,
             how: "largest |y_a − y_b| / ‖x_a − x_b‖_2 over distinct inputs of training ∪ test: a lower estimate (no target function is known)".into(),
         },
@@ -331,7 +355,7 @@ pub(super) fn sensitivity_rows<M: InputLayerModel + ?Sized>(
         }
         sensitivity.push(SensitivityRow {
             delta,
-            at_radius: at,
+            at_radius: Some(at),
             measured: best.0,
             found_by: best.1,
             point: best.2,
@@ -343,4 +367,50 @@ pub(super) fn sensitivity_rows<M: InputLayerModel + ?Sized>(
 
 pub(super) fn norm2(v: &[f64]) -> f64 {
     v.iter().map(|a| a * a).sum::<f64>().sqrt()
+}
+
+/// Step 6 from recorded outputs (a bundle's `perturbed_*.npy`): at each radius `δ`, the
+/// largest `|f(x) − f(x_i)|` over the recorded points `x` of training point `i` with
+/// `‖x − x_i‖_2 <= δ` (cumulative over the radii, as the probes are).
+pub(super) fn recorded_sensitivity(
+    train: &Dataset,
+    f_train: &[f64],
+    perturbed: &crate::io::bundle::Perturbed,
+    deltas: &[f64],
+) -> Vec<SensitivityRow> {
+    let d = train.d;
+    // (distance, change, training point) per record, nearest first
+    let mut recs: Vec<(f64, f64, usize)> = perturbed
+        .index
+        .iter()
+        .enumerate()
+        .map(|(j, &i)| {
+            let x = &perturbed.x[j * d..(j + 1) * d];
+            (
+                covering::distance(x, train.x_row(i)),
+                (perturbed.outputs[j] - f_train[i]).abs(),
+                i,
+            )
+        })
+        .collect();
+    recs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut out = Vec::with_capacity(deltas.len());
+    let (mut best, mut point, mut next) = (0.0f64, 0usize, 0usize);
+    for &delta in deltas {
+        while next < recs.len() && recs[next].0 <= delta * (1.0 + super::RELATIVE_SLACK) {
+            if recs[next].1 > best {
+                best = recs[next].1;
+                point = recs[next].2;
+            }
+            next += 1;
+        }
+        out.push(SensitivityRow {
+            delta,
+            at_radius: None,
+            measured: best,
+            found_by: ProbeKind::Recorded,
+            point,
+        });
+    }
+    out
 }

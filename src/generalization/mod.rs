@@ -51,13 +51,15 @@ use crate::networks::matrix_norm::{spectral_norm, transpose};
 use crate::progress::Progress;
 pub use bounds::stability_factor;
 use bounds::{order_bounds, BoundContext};
-use measure::{check_input, covering_section, local_smoothness, m2_of, radii, sensitivity_rows};
+use measure::{
+    check_input, covering_section, local_smoothness, m2_of, radii, sensitivity_rows, ModelShape,
+};
 pub use probe::{InputLayerModel, ProbeKind, ProbeOptions, Sensitivity};
 pub use report::*;
 pub use text::text;
 
 /// Version of the `generalization` JSON schema.
-pub const GENERALIZATION_SCHEMA_VERSION: u32 = 1;
+pub const GENERALIZATION_SCHEMA_VERSION: u32 = 2;
 
 /// Relative slack of the bound comparisons (rounding).
 pub const RELATIVE_SLACK: f64 = 1e-12;
@@ -148,75 +150,258 @@ pub fn generalization<M: InputLayerModel + ?Sized>(
     input: Option<String>,
     progress: &dyn Progress,
 ) -> Result<GeneralizationReport> {
-    let ck = check_input(inp, opts)?;
-    let (train, test) = (inp.train, inp.test);
-    let (n, d, m) = (train.n, train.d, ck.m);
-    let w1_norm = spectral_norm(&ck.w1, m, d);
-    let (measured, m1) = measure::measure(inp);
-    let m2 = m2_of(inp);
-
-    let nearest = covering::nearest_distances(&test.x, &train.x, d);
-    let deltas = radii(&opts.deltas, &nearest)?;
-    progress.begin("generalization", 1 + 2 * deltas.len() as u64);
-    let covering = covering_section(train, test, &nearest, &deltas, w1_norm, ck.min_x_2);
+    let model = inp.model;
+    let (w1, m) = model.first_layer();
+    let shape = ModelShape {
+        input_dim: model.input_dim(),
+        w: model.params().len(),
+        w1: &w1,
+        m,
+    };
+    let ck = check_input(inp.train, inp.test, shape, inp.lr, inp.batch, opts)?;
+    let (f_train, f_test) = measure::outputs(model, inp.train, inp.test);
+    let common = Common::new(
+        inp.train,
+        inp.test,
+        &ck,
+        &f_train,
+        &f_test,
+        inp.gradient_bound,
+        opts,
+    )?;
+    progress.begin("generalization", 1 + 2 * common.deltas.len() as u64);
     progress.advance(1, "covering");
     let probes = opts.probes;
-    let per_radius_c = local_smoothness(inp, &covering.rows, &ck.orders, &probes, progress);
-    let sensitivity = sensitivity_rows(inp, &deltas, &probes, progress);
+    let per_radius_c = local_smoothness(inp, &common.covering.rows, &ck.orders, &probes, progress);
+    let sensitivity = sensitivity_rows(inp, &common.deltas, &probes, progress);
     progress.end();
-
-    let w1t = transpose(&ck.w1, m, d);
-    let eq26_small_delta_limit =
-        4.0 * m1.value * m1.value * covering::uncovered_fraction(&nearest, 0.0);
-    let ctx = BoundContext {
-        n,
-        d,
-        w: ck.w,
-        m,
-        lr: inp.lr,
-        batch: inp.batch,
-        w1t: &w1t,
-        train,
-        cover_rows: &covering.rows,
-        per_radius_c: &per_radius_c,
-        sensitivity: &sensitivity,
-        m1: &m1,
-        m2: &m2,
-        measured: &measured,
-        eq26_small_delta_limit,
+    let side = ModelSide {
+        kind: ModelKind::Model,
+        not_computed: Vec::new(),
     };
-    let mut findings = Vec::new();
-    let mut out = Vec::with_capacity(ck.orders.len());
-    for (o, &k) in ck.orders.iter().enumerate() {
-        let (bounds, mut f) = order_bounds(&ctx, o, k, premise(k))?;
-        findings.append(&mut f);
-        out.push(bounds);
-    }
-    Ok(GeneralizationReport {
-        schema_version: GENERALIZATION_SCHEMA_VERSION,
-        command: "generalization",
-        tool_version: env!("CARGO_PKG_VERSION"),
-        input,
-        dataset: train.name.clone(),
-        test_set: test.name.clone(),
-        n,
-        n_test: test.n,
-        d,
-        w: ck.w,
-        m,
-        lr: inp.lr,
-        batch: inp.batch,
-        w1_spectral_norm: w1_norm,
-        min_x_norm_2: ck.min_x_2,
-        measured,
-        m1,
-        m2,
-        eq26_small_delta_limit,
-        probes,
-        covering,
+    common.finish(
+        &ck,
+        (inp.lr, inp.batch),
+        Some(&per_radius_c),
         sensitivity,
-        orders: out,
-        ok: findings.is_empty(),
-        findings,
-    })
+        side,
+        opts,
+        premise,
+        input,
+    )
+}
+
+/// The values a model of any framework leaves in a network bundle, as Section 5 takes them
+/// ([`generalization_recorded`]).
+#[derive(Debug, Clone, Copy)]
+pub struct RecordedInput<'a> {
+    /// Training data (`x_i`, `y_i`).
+    pub train: &'a Dataset,
+    /// Held-out data.
+    pub test: &'a Dataset,
+    /// `f(x_i, W*)` on the training inputs.
+    pub train_outputs: &'a [f64],
+    /// `f(x, W*)` on the test inputs.
+    pub test_outputs: &'a [f64],
+    /// Parameters `w`.
+    pub w: usize,
+    /// `W_1`, `m × d` row-major.
+    pub w1: &'a [f64],
+    /// `m`.
+    pub m: usize,
+    /// The model's outputs at perturbed inputs, when recorded.
+    pub perturbed: Option<&'a crate::io::bundle::Perturbed>,
+    /// Learning rate `η` of training.
+    pub lr: f64,
+    /// Batch size `B` of training.
+    pub batch: usize,
+}
+
+/// Why `C` is not probed on recorded values.
+pub const C_NOT_PROBED: &str = "C of Definition 1 (needs the model's parameter gradients at W' near W*): not probed, the bounds use C = 1, the smallest value the report's estimate takes (a lower estimate of the true C, so the eq. (26) and (27) bounds printed may be below the paper's)";
+
+/// Why the sensitivity is not measured without recorded perturbed outputs.
+pub const SENSITIVITY_NOT_MEASURED: &str = "the sensitivity |f(x) − f(x_i)| of eq. (27) (needs the model's outputs near the training points): the bundle has no perturbed_x.npy / perturbed_index.npy / perturbed_outputs.npy, so eq. (27) is not compared";
+
+/// Eqs. (26) and (27) from recorded values: the test error and `M₁` from the recorded outputs,
+/// the covering quantities from the inputs, `M₂` by the difference quotient, the sensitivity
+/// from the recorded perturbed outputs (when given); `C` is not probed (1 is used; see
+/// [`ModelSide::not_computed`]).
+pub fn generalization_recorded(
+    inp: &RecordedInput<'_>,
+    opts: &GeneralizationOptions,
+    premise: &dyn Fn(usize) -> Option<Verdict>,
+    input: Option<String>,
+    progress: &dyn Progress,
+) -> Result<GeneralizationReport> {
+    let (train, test) = (inp.train, inp.test);
+    let shape = ModelShape {
+        input_dim: train.d,
+        w: inp.w,
+        w1: inp.w1,
+        m: inp.m,
+    };
+    let ck = check_input(train, test, shape, inp.lr, inp.batch, opts)?;
+    for (what, v, want) in [
+        ("outputs", inp.train_outputs, train.n),
+        ("test outputs", inp.test_outputs, test.n),
+    ] {
+        if v.len() != want {
+            return Err(Error::InvalidInput {
+                context: what.into(),
+                message: format!("{} values for {want} points", v.len()),
+            });
+        }
+    }
+    let common = Common::new(
+        train,
+        test,
+        &ck,
+        inp.train_outputs,
+        inp.test_outputs,
+        None,
+        opts,
+    )?;
+    progress.begin("generalization", 1);
+    let mut not_computed = vec![C_NOT_PROBED.to_string()];
+    let sensitivity = match inp.perturbed {
+        Some(p) => {
+            measure::recorded_sensitivity(train, inp.train_outputs, p, &common.deltas)
+        }
+        None => {
+            not_computed.push(SENSITIVITY_NOT_MEASURED.to_string());
+            Vec::new()
+        }
+    };
+    progress.advance(1, "covering");
+    progress.end();
+    let side = ModelSide {
+        kind: ModelKind::Recorded,
+        not_computed,
+    };
+    common.finish(
+        &ck,
+        (inp.lr, inp.batch),
+        None,
+        sensitivity,
+        side,
+        opts,
+        premise,
+        input,
+    )
+}
+
+/// What both paths share once the outputs are known: steps 2–4 and 7.
+struct Common<'a> {
+    train: &'a Dataset,
+    test: &'a Dataset,
+    measured: Measured,
+    m1: M1,
+    m2: M2,
+    nearest: Vec<f64>,
+    deltas: Vec<f64>,
+    covering: Covering,
+    w1_norm: f64,
+}
+
+impl<'a> Common<'a> {
+    fn new(
+        train: &'a Dataset,
+        test: &'a Dataset,
+        ck: &measure::Checked,
+        f_train: &[f64],
+        f_test: &[f64],
+        gradient_bound: Option<GradientBound>,
+        opts: &GeneralizationOptions,
+    ) -> Result<Self> {
+        let d = train.d;
+        let w1_norm = spectral_norm(&ck.w1, ck.m, d);
+        let (measured, m1) = measure::measure(train, test, f_train, f_test);
+        let m2 = m2_of(gradient_bound, train, test);
+        let nearest = covering::nearest_distances(&test.x, &train.x, d);
+        let deltas = radii(&opts.deltas, &nearest)?;
+        let covering = covering_section(train, test, &nearest, &deltas, w1_norm, ck.min_x_2);
+        Ok(Common {
+            train,
+            test,
+            measured,
+            m1,
+            m2,
+            nearest,
+            deltas,
+            covering,
+            w1_norm,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        self,
+        ck: &measure::Checked,
+        (lr, batch): (f64, usize),
+        per_radius_c: Option<&[Vec<f64>]>,
+        sensitivity: Vec<SensitivityRow>,
+        model_side: ModelSide,
+        opts: &GeneralizationOptions,
+        premise: &dyn Fn(usize) -> Option<Verdict>,
+        input: Option<String>,
+    ) -> Result<GeneralizationReport> {
+        let (train, test) = (self.train, self.test);
+        let (n, d, m) = (train.n, train.d, ck.m);
+        let w1t = transpose(&ck.w1, m, d);
+        let eq26_small_delta_limit =
+            4.0 * self.m1.value * self.m1.value * covering::uncovered_fraction(&self.nearest, 0.0);
+        let ctx = BoundContext {
+            n,
+            d,
+            w: ck.w,
+            m,
+            lr,
+            batch,
+            w1t: &w1t,
+            train,
+            cover_rows: &self.covering.rows,
+            per_radius_c,
+            sensitivity: &sensitivity,
+            m1: &self.m1,
+            m2: &self.m2,
+            measured: &self.measured,
+            eq26_small_delta_limit,
+        };
+        let mut findings = Vec::new();
+        let mut out = Vec::with_capacity(ck.orders.len());
+        for (o, &k) in ck.orders.iter().enumerate() {
+            let (bounds, mut f) = order_bounds(&ctx, o, k, premise(k))?;
+            findings.append(&mut f);
+            out.push(bounds);
+        }
+        Ok(GeneralizationReport {
+            schema_version: GENERALIZATION_SCHEMA_VERSION,
+            command: "generalization",
+            tool_version: env!("CARGO_PKG_VERSION"),
+            input,
+            dataset: train.name.clone(),
+            test_set: test.name.clone(),
+            n,
+            n_test: test.n,
+            d,
+            w: ck.w,
+            m,
+            lr,
+            batch,
+            w1_spectral_norm: self.w1_norm,
+            min_x_norm_2: ck.min_x_2,
+            measured: self.measured,
+            m1: self.m1,
+            m2: self.m2,
+            eq26_small_delta_limit,
+            probes: opts.probes,
+            model_side,
+            covering: self.covering,
+            sensitivity,
+            orders: out,
+            ok: findings.is_empty(),
+            findings,
+        })
+    }
 }

@@ -216,6 +216,8 @@ pub enum ProbeKind {
     InputGradient,
     /// Projected ascent on `|f(x) − f(x_i)|` from the input-gradient points.
     Ascent,
+    /// A point recorded with the model's output in the bundle (`perturbed_x.npy`).
+    Recorded,
 }
 
 /// The largest `|f(x) − f(x_i)|` per kind of probe, over `‖x − x_i‖_2 <= δ`.

@@ -76,8 +76,9 @@ pub struct Covering {
 pub struct SensitivityRow {
     /// `δ`.
     pub delta: f64,
-    /// The largest changes found at exactly this radius, per probe kind (max over `i`).
-    pub at_radius: Sensitivity,
+    /// The largest changes found at exactly this radius, per probe kind (max over `i`); `null`
+    /// for recorded points.
+    pub at_radius: Option<Sensitivity>,
     /// The largest `|f(x) − f(x_i)|` over all radii `<= δ` (what eq. 27 is compared with).
     pub measured: f64,
     /// Which probe found `measured`.
@@ -104,12 +105,12 @@ pub struct Eq26 {
 pub struct Eq27 {
     /// `C √d N_k (S_k + 1) δ / min_i ‖x_i‖_{2k}`.
     pub bound: f64,
-    /// The measured sensitivity (from [`SensitivityRow::measured`]).
-    pub measured: f64,
+    /// The measured sensitivity (from [`SensitivityRow::measured`]; `null` when not measured).
+    pub measured: Option<f64>,
     /// `measured / bound`.
-    pub ratio: f64,
+    pub ratio: Option<f64>,
     /// The `C` at which the bound would equal the measured value.
-    pub c_needed: f64,
+    pub c_needed: Option<f64>,
 }
 
 /// One radius of one order.
@@ -119,12 +120,13 @@ pub struct BoundRow {
     pub delta: f64,
     /// `δ_approx`.
     pub delta_approx: f64,
-    /// The largest sampled ratio of Definition 1 at exactly this `δ_approx`.
-    pub c_ratio_at_radius: f64,
+    /// The largest sampled ratio of Definition 1 at exactly this `δ_approx` (`null` when the
+    /// model was not probed).
+    pub c_ratio_at_radius: Option<f64>,
     /// The largest sampled ratio at all radii `<= δ_approx` (a lower estimate of the smallest
-    /// valid `C`).
-    pub c_ratio: f64,
-    /// `C = max(1, c_ratio)`, the value used in the bounds.
+    /// valid `C`; `null` when not probed).
+    pub c_ratio: Option<f64>,
+    /// `C = max(1, c_ratio)` (1 when not probed), the value used in the bounds.
     pub c: f64,
     /// Eq. (26).
     pub eq26: Eq26,
@@ -168,8 +170,8 @@ pub struct OrderBounds {
     pub rows: Vec<BoundRow>,
     /// The smallest eq. (26) total over the grid.
     pub eq26_min: Eq26Minimum,
-    /// The largest eq. (27) `measured / bound` over the grid.
-    pub eq27_max_ratio: f64,
+    /// The largest eq. (27) `measured / bound` over the grid (`null` when not measured).
+    pub eq27_max_ratio: Option<f64>,
 }
 
 /// The Section 5 bounds whose excess (with the premise holding) is a finding, serialized under
@@ -267,6 +269,8 @@ pub struct GeneralizationReport {
     pub eq26_small_delta_limit: f64,
     /// Probe settings.
     pub probes: ProbeOptions,
+    /// Where the model's values came from, and what could not be computed without it.
+    pub model_side: ModelSide,
     /// `ε₂`, `K`, `δ_approx` per radius.
     pub covering: Covering,
     /// Measured sensitivity per radius.
@@ -277,4 +281,24 @@ pub struct GeneralizationReport {
     pub ok: bool,
     /// Bounds exceeded while the premise holds.
     pub findings: Vec<GeneralizationFinding>,
+}
+
+/// How the model entered the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelKind {
+    /// A model evaluated and probed (sgdstab's own network).
+    Model,
+    /// Values recorded in a network bundle (any framework): outputs on training and test
+    /// points, and outputs at perturbed points when given.
+    Recorded,
+}
+
+/// The model side of the report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelSide {
+    /// Model or recorded values.
+    pub kind: ModelKind,
+    /// The numbers that could not be computed, each with why (empty for a model).
+    pub not_computed: Vec<String>,
 }

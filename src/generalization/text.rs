@@ -52,6 +52,9 @@ pub fn text(r: &GeneralizationReport) -> String {
         "  probes: {} random directions, {} ascent steps per point and radius (seed {}); C, K and the sensitivity are LOWER estimates",
         r.probes.random_directions, r.probes.ascent_steps, r.probes.seed
     );
+    for what in &r.model_side.not_computed {
+        let _ = writeln!(s, "  not computed: {what}");
+    }
     let c = &r.covering;
     let _ = writeln!(
         s,
@@ -67,7 +70,8 @@ pub fn text(r: &GeneralizationReport) -> String {
         "  {:>12} {:>8} {:>5} {:>12} {:>12} {:>14}",
         "δ", "ε₂", "K", "δ_approx", "sensitivity", "found by"
     );
-    for (row, sens) in c.rows.iter().zip(&r.sensitivity) {
+    for (t, row) in c.rows.iter().enumerate() {
+        let sens = r.sensitivity.get(t);
         let _ = writeln!(
             s,
             "  {:>12} {:>8.4} {:>5} {:>12} {:>12} {:>14}",
@@ -75,8 +79,8 @@ pub fn text(r: &GeneralizationReport) -> String {
             row.eps2,
             row.k_estimate,
             num(row.delta_approx),
-            num(sens.measured),
-            name(&sens.found_by)
+            sens.map_or("-".to_string(), |x| num(x.measured)),
+            sens.map_or("-".to_string(), |x| name(&x.found_by))
         );
     }
     for o in &r.orders {
@@ -118,8 +122,8 @@ pub fn text(r: &GeneralizationReport) -> String {
                 num(row.eq26.uncovered_term),
                 num(row.eq26.total),
                 num(row.eq27.bound),
-                num(row.eq27.measured),
-                num(row.eq27.ratio)
+                row.eq27.measured.map_or("-".to_string(), num),
+                row.eq27.ratio.map_or("-".to_string(), num)
             );
         }
         let _ = writeln!(
@@ -141,7 +145,8 @@ pub fn text(r: &GeneralizationReport) -> String {
         let _ = writeln!(
             s,
             "  eq. (27): largest measured/bound ratio {}",
-            num(o.eq27_max_ratio)
+            o.eq27_max_ratio
+                .map_or("not measured".to_string(), num)
         );
     }
     if r.findings.is_empty() {

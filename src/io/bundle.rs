@@ -893,36 +893,58 @@ pub fn read_bundle(dir: &Path) -> Result<Bundle> {
             "missing, and no meta.json of an older export: not a network bundle (write one with `sgdstab train --export`, sgdstab.jax.export_network or sgdstab.torch.export_network)".into(),
         ));
     };
-    let present: Vec<&str> = GRADIENT_FILES
-        .iter()
-        .copied()
-        .filter(|f| dir.join(f).exists())
-        .collect();
-    let grad_name = match present.as_slice() {
-        [one] => *one,
-        [] => {
-            return Err(format_err(
-                &dir.join(GRADIENT_FILES[0]),
-                format!(
-                    "missing: a bundle holds its parameter gradients in one of {}",
-                    GRADIENT_FILES.join(", ")
-                ),
-            ))
-        }
-        several => {
-            return Err(format_err(
-                &dir.join(several[1]),
-                format!(
-                    "a bundle holds one gradient file; found {}",
-                    several.join(" and ")
-                ),
-            ))
-        }
-    };
+    let grad_name = gradient_file_name(dir)?;
     let input = crate::io::read_input(&dir.join(grad_name), &crate::io::ReadOptions::default())?;
     assemble(dir, manifest, input, grad_name, &|name| {
         read_optional(dir, name)
     })
+}
+
+/// The name of the bundle's gradient file: exactly one of [`GRADIENT_FILES`] must exist.
+fn gradient_file_name(dir: &Path) -> Result<&'static str> {
+    let present: Vec<&'static str> = GRADIENT_FILES
+        .iter()
+        .copied()
+        .filter(|f| dir.join(f).exists())
+        .collect();
+    match present.as_slice() {
+        [one] => Ok(one),
+        [] => Err(format_err(
+            &dir.join(GRADIENT_FILES[0]),
+            format!(
+                "missing: a bundle holds its parameter gradients in one of {}",
+                GRADIENT_FILES.join(", ")
+            ),
+        )),
+        several => Err(format_err(
+            &dir.join(several[1]),
+            format!(
+                "a bundle holds one gradient file; found {}",
+                several.join(" and ")
+            ),
+        )),
+    }
+}
+
+/// The parameter-gradient file of the bundle in `dir` (what `analyze DIR` reads), after
+/// checking that `dir/bundle.json` (or a legacy `meta.json`) is there and parses.
+pub fn gradient_file(dir: &Path) -> Result<PathBuf> {
+    let manifest_path = dir.join(MANIFEST_FILE);
+    if manifest_path.exists() {
+        let text = std::fs::read_to_string(&manifest_path).map_err(|source| Error::Io {
+            path: manifest_path.clone(),
+            source,
+        })?;
+        parse_manifest(&text, &manifest_path)?;
+    } else if dir.join(LEGACY_META_FILE).exists() {
+        legacy_manifest(dir)?;
+    } else {
+        return Err(format_err(
+            &manifest_path,
+            "missing: a directory given as gradients must be a network bundle".into(),
+        ));
+    }
+    Ok(dir.join(gradient_file_name(dir)?))
 }
 
 /// A bundle from arrays in memory (a writer's input, e.g. the Python helpers'), checked exactly
@@ -1046,7 +1068,7 @@ fn assemble(
         .transpose()?;
     let w1 = match manifest.first_layer {
         FirstLayer::Other { .. } => None,
-        _ => optional(W1_FILE)?.map(|a| a.data),
+        _ => optional(W1_FILE)?,
     };
     let test = match (optional(TEST_X_FILE)?, optional(TEST_Y_FILE)?) {
         (None, None) => {
@@ -1141,6 +1163,21 @@ fn assemble(
         _ => None,
     };
     let blocks = layout(&manifest, input.blocks.clone());
+    if let (Some(a), Some(name)) = (&w1, manifest.first_layer.name()) {
+        if let Some(b) = blocks.iter().find(|b| b.name == name) {
+            if a.shape != b.shape[1..] {
+                return Err(format_err(
+                    &dir.join(W1_FILE),
+                    format!(
+                        "array of shape {}, but the gradient block '{name}' has shape {}",
+                        npy::shape_string(&a.shape),
+                        npy::shape_string(&b.shape[1..])
+                    ),
+                ));
+            }
+        }
+    }
+    let w1 = w1.map(|a| a.data);
     let bundle = Bundle {
         manifest,
         grads: input.gradients,

@@ -66,6 +66,7 @@ pub fn premise_verdicts(
     orders: &[usize],
     hooks: Hooks,
 ) -> Result<BTreeMap<usize, Verdict>> {
+    crate::engine::analysis::check_orders(orders)?;
     let max_order = orders.iter().copied().max().unwrap_or(1);
     let p = Problem::from_gradients(
         grads,

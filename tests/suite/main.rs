@@ -5,6 +5,7 @@
 mod common;
 mod io_support;
 
+mod bundle;
 mod cancel;
 mod cli_analyze;
 mod cli_bad_input;
