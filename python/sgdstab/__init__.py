@@ -12,6 +12,7 @@ analyze(grads, lr, batch, orders=(1, 2), sampling="without", **options) -> Repor
 thresholds(grads, batch, orders=(1, 2), sampling="without", **options) -> Thresholds
 diagram(grads, orders=(1, 2), batches=None, sampling="without", **options) -> Diagram
 sobolev(bundle, *, orders=(1, 2), lr=None, batch=None) -> Sobolev        (Section 4)
+generalization(bundle, *, orders=(1, 2), model=None, ...) -> Generalization (Section 5)
 figure1(runs) -> Figure1                                               (Figure 1)
 write_bundle(out, grads, input_grads, X, y, *, first_layer=None, ...) -> str
 
@@ -65,7 +66,17 @@ from ._results import (
     Theorem2,
     Thresholds,
 )
-from ._sections import Figure1, Figure1Panel, FirstLayer, Sobolev, SobolevOrder, figure1, sobolev
+from ._sections import (
+    Figure1,
+    Figure1Panel,
+    FirstLayer,
+    Generalization,
+    Sobolev,
+    SobolevOrder,
+    figure1,
+    generalization,
+    sobolev,
+)
 
 __all__ = [
     "__version__",
@@ -73,6 +84,7 @@ __all__ = [
     "thresholds",
     "diagram",
     "sobolev",
+    "generalization",
     "figure1",
     "write_bundle",
     "Sobolev",
@@ -80,6 +92,7 @@ __all__ = [
     "FirstLayer",
     "Figure1",
     "Figure1Panel",
+    "Generalization",
     "flatten_pytree",
     "Parameter",
     "Report",

@@ -172,6 +172,156 @@ def sobolev(
     return Sobolev(text)
 
 
+class Generalization(_Report):
+    """The ``generalization`` report of a bundle: Theorem 6 (eq. 26) term by term over a grid of
+    radii ``δ`` against the measured test error, and Theorem 7 (eq. 27) against the measured
+    sensitivity. The JSON is the CLI's ``sgdstab generalization DIR --json`` (``schema_version``
+    2); ``model_side.not_computed`` names what a bundle without a model could not give."""
+
+    __slots__ = ()
+    schema_version: _Field[int] = _Field("Schema version of the JSON.")
+    command: _Field[str] = _Field("Always ``generalization``.")
+    input: _Field[Optional[str]] = _Field("The bundle folder.")
+    n: _Field[int] = _Field("Training points.")
+    n_test: _Field[int] = _Field("Test points.")
+    d: _Field[int] = _Field("Input dimension.")
+    lr: _Field[float] = _Field("Learning rate ``η``.")
+    batch: _Field[int] = _Field("Batch size ``B``.")
+    w1_spectral_norm: _Field[float] = _Field("``‖W_1*‖_2``.")
+    measured: _Field[Dict[str, Any]] = _Field("``test_mse``, ``test_target_variance``, ``train_residual_max``.")
+    model_side: _Field[Dict[str, Any]] = _Field("``kind`` (``model``/``recorded``) and ``not_computed``.")
+    covering: _Field[Dict[str, Any]] = _Field("``ε₂``, ``K`` and ``δ_approx`` per radius.")
+    sensitivity: _Field[List[Dict[str, Any]]] = _Field("The measured sensitivity per radius (empty when not measured).")
+    orders: _Field[List[Dict[str, Any]]] = _Field("Eqs. (26) and (27) per order.")
+    ok: _Field[bool] = _Field("No bound exceeded while its premise holds.")
+    findings: _Field[List[Dict[str, Any]]] = _Field("Bounds exceeded while the premise holds.")
+
+
+def _with_perturbed(path: str, model: Any, deltas: List[float], samples: int, seed: int, tmp: str) -> str:
+    """A copy of the bundle at ``path`` with the model's outputs at perturbed training inputs:
+    for each training point ``x_i`` and radius ``δ``, ``x_i ± δ ∇_x f/‖∇_x f‖`` and ``samples``
+    random points on the sphere of radius ``δ`` (seeded)."""
+    import shutil
+
+    import numpy as np
+
+    out = os.path.join(tmp, "bundle")
+    shutil.copytree(path, out)
+    for f in ("perturbed_x.npy", "perturbed_index.npy", "perturbed_outputs.npy"):
+        if os.path.exists(os.path.join(out, f)):
+            os.remove(os.path.join(out, f))
+    X = np.load(os.path.join(out, "x.npy"))
+    G = np.load(os.path.join(out, "xgrads.npy")).reshape(len(X), -1)
+    n = len(X)
+    Xf = X.reshape(n, -1)
+    d = Xf.shape[1]
+    rng = np.random.default_rng(seed)
+    gn = np.linalg.norm(G, axis=1, keepdims=True)
+    U = np.where(gn > 0, G / np.where(gn > 0, gn, 1.0), 0.0)
+    pts, idx = [], []
+    for delta in deltas:
+        for sign in (1.0, -1.0):
+            pts.append(Xf + sign * delta * U)
+            idx.append(np.arange(n))
+        for _ in range(samples):
+            v = rng.standard_normal((n, d))
+            v /= np.linalg.norm(v, axis=1, keepdims=True)
+            pts.append(Xf + delta * v)
+            idx.append(np.arange(n))
+    P = np.concatenate(pts)
+    I = np.concatenate(idx).astype(np.float64)
+    outputs = np.asarray(model(P.reshape((len(P),) + X.shape[1:])), dtype=np.float64).reshape(-1)
+    if outputs.shape != (len(P),):
+        raise ValueError(f"model: returned {outputs.size} values for {len(P)} inputs; expected one output per input")
+    np.save(os.path.join(out, "perturbed_x.npy"), P)
+    np.save(os.path.join(out, "perturbed_index.npy"), I)
+    np.save(os.path.join(out, "perturbed_outputs.npy"), outputs)
+    return out
+
+
+def generalization(
+    bundle: Any,
+    *,
+    orders: Orders = (1, 2),
+    lr: Optional[float] = None,
+    batch: Optional[int] = None,
+    deltas: Optional[Iterable[float]] = None,
+    grid: int = 24,
+    samples: int = 16,
+    ascent_steps: int = 8,
+    seed: int = 0,
+    test_n: int = 2000,
+    stability: bool = True,
+    model: Any = None,
+    source: Optional[str] = None,
+    progress: Any = False,
+) -> Generalization:
+    """Section 5 of the paper on a network bundle: Theorems 6 and 7 (eqs. 26, 27) over a grid of
+    radii ``δ``. The same computation as ``sgdstab generalization DIR --json`` (``to_json()``
+    byte for byte, for the same options and without ``model``).
+
+    Parameters
+    ----------
+    bundle : str, os.PathLike or mapping
+        A bundle folder with a dense first layer, and a test set with the model's outputs
+        (``X_test``/``y_test`` of the exporters) unless it is ``sgdstab train --export``'s on a
+        built-in data set; or the arrays (see :func:`sobolev`).
+    orders : int or iterable of int, default (1, 2)
+        Orders ``k >= 1``.
+    lr, batch : optional
+        ``η`` and ``B`` (default: the bundle's training values).
+    deltas : iterable of float, optional
+        The radii; default ``grid`` radii from the test-to-training distances.
+    grid, samples, ascent_steps, seed, test_n :
+        As the CLI's ``--grid``, ``--samples``, ``--ascent-steps``, ``--seed``, ``--test-n``.
+    stability : bool, default True
+        Run the analyzer for the premise (``--no-stability`` is ``False``).
+    model : callable, optional
+        ``model(X) -> outputs`` on a batch of inputs shaped like the bundle's ``x``: measures
+        Theorem 7's sensitivity at ``x_i ± δ ∇_x f/‖∇_x f‖`` and ``samples`` random points of
+        each radius ``δ`` of the grid around every training point (recorded in a temporary copy
+        of the bundle; the bundle itself is not changed). Without it, a bundle that records no
+        perturbed outputs reports the sensitivity as not computed.
+    source : str, optional
+        The report's ``input``.
+    progress : bool or progress object, default False
+
+    Returns
+    -------
+    Generalization
+    """
+    ks = as_list("orders", orders, 1)
+    radii = None if deltas is None else [_float("deltas", v) for v in deltas]
+
+    def call(path: str, radii: Optional[List[float]], stab: bool, src: Optional[str]) -> str:
+        return _native.generalization(
+            path,
+            orders=ks,
+            lr=None if lr is None else _float("lr", lr),
+            batch=None if batch is None else int(batch),
+            deltas=radii,
+            grid=int(grid),
+            samples=int(samples),
+            ascent_steps=int(ascent_steps),
+            seed=int(seed),
+            test_n=int(test_n),
+            stability=stab,
+            source=src,
+            progress=_make_progress(progress),
+        )
+
+    with _BundleDir(bundle) as b:
+        src = source if source is not None else (b.path if b._tmp is None else "(arrays)")
+        if model is None:
+            return Generalization(call(b.path, radii, bool(stability), src))
+        if radii is None:
+            first = Generalization(call(b.path, None, False, src))
+            radii = [row["delta"] for row in first.covering["rows"]]
+        with tempfile.TemporaryDirectory(prefix="sgdstab-probe-") as tmp:
+            path = _with_perturbed(b.path, model, radii, int(samples), int(seed), tmp)
+            return Generalization(call(path, radii, bool(stability), src))
+
+
 class Figure1Panel(_View):
     """The statistics of one panel of Figure 1."""
 

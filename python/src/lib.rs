@@ -191,6 +191,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sections::sobolev, m)?)?;
     m.add_function(wrap_pyfunction!(sections::bundle_g_values, m)?)?;
     m.add_function(wrap_pyfunction!(sections::figure1, m)?)?;
+    m.add_function(wrap_pyfunction!(sections::generalization, m)?)?;
     m.add("__version__", library::VERSION)?;
     Ok(())
 }

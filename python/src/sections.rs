@@ -118,3 +118,65 @@ pub fn figure1(
     let r = figure1_report(runs, fixed_batch, fixed_lr).map_err(to_py)?;
     sgdstab::report::to_json(&r).map_err(to_py)
 }
+
+/// `generalization(bundle, …)`: the `generalization` report of a bundle folder as the CLI's
+/// JSON text (`sgdstab generalization DIR --json` with the same options).
+#[pyfunction]
+#[pyo3(signature = (
+    bundle, *, orders, lr, batch, deltas, grid, samples, ascent_steps, seed, test_n, stability,
+    source, progress
+))]
+#[allow(clippy::too_many_arguments)]
+pub fn generalization(
+    py: Python<'_>,
+    bundle: &str,
+    orders: Vec<usize>,
+    lr: Option<f64>,
+    batch: Option<usize>,
+    deltas: Option<Vec<f64>>,
+    grid: usize,
+    samples: usize,
+    ascent_steps: usize,
+    seed: u64,
+    test_n: usize,
+    stability: bool,
+    source: Option<String>,
+    progress: Option<Bound<'_, PyAny>>,
+) -> PyResult<String> {
+    use sgdstab::generalization::{DeltaGrid, GeneralizationOptions, ProbeOptions};
+    let dir = Path::new(bundle).to_path_buf();
+    let opts = GeneralizationOptions {
+        orders: orders.clone(),
+        deltas: match deltas {
+            Some(v) => DeltaGrid::Given(v),
+            None => DeltaGrid::Auto { count: grid },
+        },
+        probes: ProbeOptions {
+            random_directions: samples,
+            ascent_steps,
+            seed,
+        },
+    };
+    opts.check().map_err(to_py)?;
+    run::run(py, progress, move |hooks| {
+        let b = read_bundle(&dir)?;
+        let point = sections::training_point(&b, &dir, lr, batch)?;
+        sgdstab::generalization::bundle::check_applicable(&b, &dir)?;
+        let verdicts = if stability {
+            sections::premise_verdicts(&b.grads, point, &orders, hooks)?
+        } else {
+            BTreeMap::new()
+        };
+        let done = sgdstab::generalization::bundle::generalization_of_bundle(
+            &b,
+            &dir,
+            &opts,
+            test_n,
+            point,
+            &verdicts,
+            Some(source.unwrap_or_else(|| dir.display().to_string())),
+            hooks.progress,
+        )?;
+        sgdstab::report::to_json(&done.report)
+    })
+}

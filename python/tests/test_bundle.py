@@ -83,7 +83,7 @@ def cnn(padding: str, channels=4, seed=1):
 
 @pytest.fixture(scope="module")
 def data():
-    X, y = digits(60)
+    X, y = digits(40)
     return jnp.asarray(X), jnp.asarray(y)
 
 
@@ -203,3 +203,51 @@ def test_sobolev_takes_the_arrays_of_a_bundle(tmp_path, rng):
     assert rep.to_json() == rep2.to_json()
     assert rep.first_layer.to_dict()["shape"] == [m, d]
     assert rel(rep.w1_spectral_norm, np.linalg.norm(W, 2)) < 1e-12
+
+
+def test_generalization_on_a_jax_bundle(cli, tmp_path):
+    X, y = digits(40)
+    images = np.load(FIXTURES / "digits" / "digits_images.npy").astype(np.float64) / 16.0
+    labels = np.load(FIXTURES / "digits" / "digits_labels.npy")
+    Xt, yt = images[1000:1200], np.where(labels[1000:1200] % 2 == 0, 1.0, -1.0)
+    f, p0 = mlp(h=8)
+    params = sgd(f, p0, jnp.asarray(X), jnp.asarray(y), lr=0.05, batch=8, steps=300)
+    out = tmp_path / "g"
+    sgdstab.jax.export_network(f, params, X, y, first_layer="0.w", out=out, lr=0.05, batch=8, X_test=Xt, y_test=yt)
+    text = run_cli(cli, "generalization", out, "--order", "1", "--grid", "6", "--json", "-q", cwd=tmp_path)
+    rep = sgdstab.generalization(out, orders=1, grid=6)
+    assert rep.to_json() == text
+    side = rep.model_side
+    assert side["kind"] == "recorded" and len(side["not_computed"]) == 2
+    assert rep.sensitivity == [] and rep.orders[0]["rows"][0]["eq27"]["measured"] is None
+    ft = np.asarray(jax.vmap(f, in_axes=(None, 0))(params, jnp.asarray(Xt)))
+    assert rel(rep.measured["test_mse"], np.mean((ft - yt) ** 2)) < 1e-12
+    # with the model callable: the sensitivity at x_i ± δ ∇_x f/‖∇_x f‖ and random points
+    model = jax.jit(jax.vmap(lambda x: f(params, x)))
+    rep2 = sgdstab.generalization(out, orders=1, grid=6, samples=3, model=lambda Xb: np.asarray(model(jnp.asarray(Xb))))
+    assert rep2.model_side["not_computed"] == side["not_computed"][:1]
+    assert len(rep2.sensitivity) == 6 and all(s["found_by"] == "recorded" for s in rep2.sensitivity)
+    top = rep2.sensitivity[-1]
+    delta = top["delta"]
+    G = np.load(out / "xgrads.npy")
+    U = G / np.linalg.norm(G, axis=1, keepdims=True)
+    f0 = np.asarray(model(jnp.asarray(X)))
+    grad_pts = max(np.max(np.abs(np.asarray(model(jnp.asarray(X + s * delta * U))) - f0)) for s in (1.0, -1.0))
+    assert top["measured"] >= grad_pts * (1 - 1e-12)
+    measured = [s["measured"] for s in rep2.sensitivity]
+    assert measured == sorted(measured)  # cumulative over the radii
+    assert rep2.orders[0]["rows"][-1]["eq27"]["measured"] == top["measured"]
+    assert not (out / "perturbed_x.npy").exists()  # the bundle itself is unchanged
+
+
+def test_generalization_needs_a_dense_first_layer_and_a_test_set(tmp_path, data):
+    X, y = data
+    f, params, _ = cnn("SAME")
+    Xi = np.asarray(X).reshape(-1, 8, 8, 1)
+    sgdstab.jax.export_network(lambda p, x: f(p, x.reshape(-1)), params, Xi, y, first_layer="conv", conv={"padding": "same"}, out=tmp_path / "c", lr=0.1, batch=5)
+    with pytest.raises(ValueError, match=r"bundle\.json: first_layer\.kind = conv2d: Theorems 6 and 7 need a dense"):
+        sgdstab.generalization(tmp_path / "c")
+    f, params = mlp()
+    sgdstab.jax.export_network(f, params, X, y, first_layer="0.w", out=tmp_path / "m", lr=0.1, batch=5)
+    with pytest.raises(ValueError, match=r"test_x\.npy: missing: generalization needs a held-out test set"):
+        sgdstab.generalization(tmp_path / "m", stability=False)

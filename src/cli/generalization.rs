@@ -7,11 +7,7 @@ use super::common::{
     check_orders, check_plots, parse_floats, parse_list, Bar, FloatList, List, OutputArgs,
     DEFAULT_ORDERS,
 };
-use sgdstab::generalization::{
-    generalization, generalization_recorded, DeltaGrid, GeneralizationOptions, ProbeOptions,
-    RecordedInput, SectionFiveInput,
-};
-use sgdstab::networks::datasets::{Dataset, Distribution};
+use sgdstab::generalization::{DeltaGrid, GeneralizationOptions, ProbeOptions};
 use sgdstab::networks::sections;
 use sgdstab::Verdict;
 use std::collections::BTreeMap;
@@ -100,21 +96,10 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     opts.check()?;
     let bundle = sgdstab::io::bundle::read_bundle(&a.dir)?;
     let point = sections::training_point(&bundle, &a.dir, a.lr, a.batch)?;
-    let (lr, batch) = (point.lr, point.batch);
-    let Some((w1, m)) = bundle.dense_w1() else {
-        anyhow::bail!(sgdstab::Error::Format {
-            path: a.dir.join("bundle.json"),
-            message: format!(
-                "first_layer.kind = {}: Theorems 6 and 7 need a dense first layer W_1 (f(x, W) = f̃(W_1 x, W_2)); `sgdstab sobolev` reports g_W and g_x for any first layer",
-                bundle.manifest.first_layer.kind()
-            ),
-        });
-    };
-    let export = sgdstab::networks::export::export_of(&a.dir, bundle.clone())?;
-    let spec = export.as_ref().and_then(|e| e.meta.dataset_spec);
     let bar = Bar::new(a.quiet);
     let mut verdicts: BTreeMap<usize, Verdict> = BTreeMap::new();
     if !a.no_stability {
+        sgdstab::generalization::bundle::check_applicable(&bundle, &a.dir)?;
         verdicts = sections::premise_verdicts(&bundle.grads, point, &a.order.0, bar.hooks())
             .map_err(|e| {
                 anyhow::anyhow!(
@@ -123,96 +108,20 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                 )
             })?;
     }
-    let premise = |k: usize| verdicts.get(&k).copied();
-    let source = Some(a.dir.display().to_string());
-    let (report, title) = match (&export, spec) {
-        // sgdstab's own network on a built-in data set: a fresh test set, the model probed
-        (Some(ex), Some(spec)) => {
-            if spec.kind.fixed_dim().unwrap_or(spec.dim) != ex.d() {
-                anyhow::bail!(sgdstab::Error::InvalidInput {
-                    context: a.dir.join("meta.json").display().to_string(),
-                    message: format!(
-                        "dataset_spec.dim = {} but the inputs have d = {}",
-                        spec.kind.fixed_dim().unwrap_or(spec.dim),
-                        ex.d()
-                    ),
-                });
-            }
-            let dist = Distribution::new(&spec)?;
-            let test = dist.test_set(a.test_n)?;
-            let train = ex.dataset()?;
-            let net = ex.network()?;
-            let inp = SectionFiveInput {
-                model: &net,
-                train: &train,
-                test: &test,
-                gradient_bound: dist.gradient_bound(),
-                lr,
-                batch,
-            };
-            let report = generalization(&inp, &opts, &premise, source, &bar)?;
-            if !ex.meta.interpolated {
-                warn_line!(
-                    "sgdstab: warning: the exported network did not reach interpolation (final loss {:.3e}); Theorem 6 assumes f(x_i) = y_i",
-                    ex.meta.final_loss
-                );
-            }
-            (report, ex.meta.architecture_text.clone())
-        }
-        // a bundle of any framework: the recorded outputs
-        _ => {
-            let missing = |file: &str, what: &str| {
-                let regen = if export.is_some() {
-                    "; its meta.json names no built-in data set (dataset_spec) to draw one from"
-                } else {
-                    ""
-                };
-                sgdstab::Error::Format {
-                    path: a.dir.join(file),
-                    message: format!("missing: generalization needs {what}{regen}"),
-                }
-            };
-            let test = bundle.test.as_ref().ok_or_else(|| {
-                missing("test_x.npy", "a held-out test set with the model's outputs on it (test_x.npy, test_y.npy, test_outputs.npy)")
-            })?;
-            let test_outputs = test.outputs.as_ref().ok_or_else(|| {
-                missing("test_outputs.npy", "the model's outputs on the test set")
-            })?;
-            let outputs = bundle.outputs.as_ref().ok_or_else(|| {
-                missing("outputs.npy", "the model's outputs on the training inputs")
-            })?;
-            let d = bundle.d();
-            let name = a.dir.display().to_string();
-            let train = Dataset::new(
-                format!("{name} (training set)"),
-                bundle.n(),
-                d,
-                bundle.x.clone(),
-                bundle.y.clone(),
-            )?;
-            let test_set = Dataset::new(
-                format!("{name} (test set)"),
-                test.n(),
-                d,
-                test.x.clone(),
-                test.y.clone(),
-            )?;
-            let inp = RecordedInput {
-                train: &train,
-                test: &test_set,
-                train_outputs: outputs,
-                test_outputs,
-                w: bundle.w(),
-                w1: &w1,
-                m,
-                perturbed: bundle.perturbed.as_ref(),
-                lr,
-                batch,
-            };
-            let report = generalization_recorded(&inp, &opts, &premise, source, &bar)?;
-            (report, bundle.manifest.producer.clone())
-        }
-    };
+    let done = sgdstab::generalization::bundle::generalization_of_bundle(
+        &bundle,
+        &a.dir,
+        &opts,
+        a.test_n,
+        point,
+        &verdicts,
+        Some(a.dir.display().to_string()),
+        &bar,
+    )?;
+    if let Some(w) = &done.warning {
+        warn_line!("sgdstab: warning: {w}");
+    }
+    let (report, title) = (done.report, done.title);
     let json = sgdstab::report::to_json(&report)?;
     super::common::all_or_nothing(&[], || {
         for p in &a.plot {

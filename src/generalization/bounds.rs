@@ -125,10 +125,7 @@ pub(super) fn order_bounds(
         infimum_over_delta: infimum,
         below_target_variance: infimum < c.measured.test_target_variance,
     };
-    let eq27_max_ratio = rows
-        .iter()
-        .filter_map(|r| r.eq27.ratio)
-        .reduce(f64::max);
+    let eq27_max_ratio = rows.iter().filter_map(|r| r.eq27.ratio).reduce(f64::max);
     let mut findings = Vec::new();
     if verdict == Some(Verdict::Stable) {
         if let Some(r) = rows

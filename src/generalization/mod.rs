@@ -38,6 +38,7 @@
 //! training residual.
 
 pub mod bounds;
+pub mod bundle;
 pub mod covering;
 mod measure;
 pub mod probe;
@@ -265,9 +266,7 @@ pub fn generalization_recorded(
     progress.begin("generalization", 1);
     let mut not_computed = vec![C_NOT_PROBED.to_string()];
     let sensitivity = match inp.perturbed {
-        Some(p) => {
-            measure::recorded_sensitivity(train, inp.train_outputs, p, &common.deltas)
-        }
+        Some(p) => measure::recorded_sensitivity(train, inp.train_outputs, p, &common.deltas),
         None => {
             not_computed.push(SENSITIVITY_NOT_MEASURED.to_string());
             Vec::new()

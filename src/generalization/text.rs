@@ -145,8 +145,7 @@ pub fn text(r: &GeneralizationReport) -> String {
         let _ = writeln!(
             s,
             "  eq. (27): largest measured/bound ratio {}",
-            o.eq27_max_ratio
-                .map_or("not measured".to_string(), num)
+            o.eq27_max_ratio.map_or("not measured".to_string(), num)
         );
     }
     if r.findings.is_empty() {

@@ -313,3 +313,97 @@ fn bad_bundles_are_refused_naming_file_and_field() {
     std::fs::create_dir_all(&d).unwrap();
     check(&d, &["bundle.json", "missing"]);
 }
+
+/// `generalization` on a bundle of any framework: the recorded test set and outputs; the
+/// sensitivity from recorded perturbed outputs, or named as not computed.
+#[test]
+fn generalization_reads_recorded_outputs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = net(10, 3, 4);
+    let dir = write(&tmp.path().join("b"), &t);
+    let d = dir.to_str().unwrap();
+    // no test set: named
+    refused(
+        &["generalization", d, "--no-stability"],
+        &["test_x.npy", "missing"],
+    );
+    // the test set: shifted training inputs; the "model" outputs are the training outputs
+    let xt: Vec<f64> = t.x.iter().map(|v| v + 0.1).collect();
+    npy(&dir, "test_x.npy", &[10, 3], &xt);
+    npy(&dir, "test_y.npy", &[10], &t.y);
+    refused(
+        &["generalization", d, "--no-stability"],
+        &["test_outputs.npy", "missing"],
+    );
+    let ft: Vec<f64> = t.y.iter().map(|v| v + 0.5).collect();
+    npy(&dir, "test_outputs.npy", &[10], &ft);
+    refused(
+        &["generalization", d, "--no-stability"],
+        &["outputs.npy", "missing"],
+    );
+    npy(&dir, "outputs.npy", &[10], &t.y);
+    let r = ok(&[
+        "generalization",
+        d,
+        "--order",
+        "1",
+        "--grid",
+        "4",
+        "--json",
+        "-q",
+    ]);
+    let r: serde_json::Value = serde_json::from_str(&r).unwrap();
+    assert_eq!(r["model_side"]["kind"], "recorded");
+    assert_eq!(r["model_side"]["not_computed"].as_array().unwrap().len(), 2);
+    // test error (f − y)² = 0.25 exactly
+    assert!((r["measured"]["test_mse"].as_f64().unwrap() - 0.25).abs() < 1e-15);
+    assert!(r["sensitivity"].as_array().unwrap().is_empty());
+    assert!(r["orders"][0]["rows"][0]["eq27"]["measured"].is_null());
+    assert_eq!(r["orders"][0]["rows"][0]["c"], 1.0);
+    // perturbed outputs: point 0 moved by 0.05 with a change of 0.3, point 1 by 10 (outside
+    // every radius below) with a change of 7
+    let mut px = t.x[..3].to_vec();
+    px[0] += 0.05;
+    let mut far = t.x[3..6].to_vec();
+    far[1] += 10.0;
+    px.extend(far);
+    npy(&dir, "perturbed_x.npy", &[2, 3], &px);
+    npy(&dir, "perturbed_index.npy", &[2], &[0.0, 1.0]);
+    npy(
+        &dir,
+        "perturbed_outputs.npy",
+        &[2],
+        &[t.y[0] + 0.3, t.y[1] - 7.0],
+    );
+    let r = ok(&[
+        "generalization",
+        d,
+        "--order",
+        "1",
+        "--deltas",
+        "0.01,0.05,1",
+        "--json",
+        "-q",
+    ]);
+    let r: serde_json::Value = serde_json::from_str(&r).unwrap();
+    let m: Vec<f64> = r["sensitivity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["measured"].as_f64().unwrap())
+        .collect();
+    assert_eq!(m.len(), 3);
+    assert_eq!(m[0], 0.0);
+    assert!(
+        (m[1] - 0.3).abs() < 1e-12 && (m[2] - 0.3).abs() < 1e-12,
+        "{m:?}"
+    );
+    assert_eq!(r["sensitivity"][1]["found_by"], "recorded");
+    assert_eq!(r["model_side"]["not_computed"].as_array().unwrap().len(), 1);
+    // an index outside 0..n
+    npy(&dir, "perturbed_index.npy", &[2], &[0.0, 10.0]);
+    refused(
+        &["generalization", d, "--no-stability"],
+        &["perturbed_index.npy", "not a training index"],
+    );
+}

@@ -75,7 +75,8 @@ fn generalization_on_a_torus_export() {
     assert_eq!(a, b, "byte-identical JSON run to run");
     assert_eq!(std::fs::read_to_string(&out).unwrap(), a);
     let v: serde_json::Value = serde_json::from_str(&a).unwrap();
-    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["schema_version"], 2);
+    assert_eq!(v["model_side"]["kind"], "model");
     assert_eq!(v["command"], "generalization");
     assert_eq!(v["n"], 12);
     assert_eq!(v["n_test"], 300);

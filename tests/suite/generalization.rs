@@ -346,11 +346,19 @@ fn linear_model_meets_theorem7_and_every_quantity_is_exact() {
         let b = bracket(&s.w, d, 1, 2.0 * o.k as f64);
         assert_eq!(o.w1t_norm.upper, b.upper);
         for row in &o.rows {
-            assert!(close(row.c_ratio.unwrap(), want, 1e-14), "{:?} vs {want}", row.c_ratio);
+            assert!(
+                close(row.c_ratio.unwrap(), want, 1e-14),
+                "{:?} vs {want}",
+                row.c_ratio
+            );
             assert!(row.c_ratio.unwrap() < 1.0);
             assert_eq!(row.c, 1.0);
             // Theorem 7 holds: measured <= bound
-            assert!(row.eq27.measured.unwrap() <= row.eq27.bound, "δ = {}", row.delta);
+            assert!(
+                row.eq27.measured.unwrap() <= row.eq27.bound,
+                "δ = {}",
+                row.delta
+            );
         }
         // Theorem 6 against the test error
         assert!(r.measured.test_mse <= o.eq26_min.total);
