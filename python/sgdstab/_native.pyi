@@ -64,3 +64,39 @@ def diagram(
     source: Optional[str],
     progress: Optional[Any],
 ) -> str: ...
+
+# network bundles, Sections 4 and 5, Figure 1 (python/src/sections.rs)
+def write_bundle(out: str, manifest: str, grads: np.ndarray, arrays: Sequence[Tuple[str, np.ndarray]]) -> None: ...
+def sobolev(
+    bundle: str,
+    *,
+    orders: List[int],
+    lr: Optional[float],
+    batch: Optional[int],
+    stability: bool,
+    source: Optional[str],
+    progress: Optional[Any],
+) -> str: ...
+def generalization(
+    bundle: str,
+    *,
+    orders: List[int],
+    lr: Optional[float],
+    batch: Optional[int],
+    deltas: Optional[List[float]],
+    grid: int,
+    samples: int,
+    ascent_steps: int,
+    seed: int,
+    test_n: int,
+    stability: bool,
+    source: Optional[str],
+    progress: Optional[Any],
+) -> str: ...
+def bundle_g_values(bundle: str) -> Tuple[Optional[float], Optional[int], float, float]: ...
+def figure1(
+    runs: Sequence[Tuple[float, int, float, float, Optional[str]]],
+    *,
+    fixed_batch: Optional[int],
+    fixed_lr: Optional[float],
+) -> str: ...

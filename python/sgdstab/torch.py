@@ -1,6 +1,7 @@
-"""Per-sample gradients with PyTorch (``torch.func``), ready for :func:`sgdstab.analyze`.
+"""Per-sample gradients with PyTorch (``torch.func``), ready for :func:`sgdstab.analyze`, and a
+PyTorch model as a network bundle (:func:`export_network`, for :func:`sgdstab.sobolev`).
 
-PyTorch is imported when :func:`per_sample_gradients` is called, not when this module is.
+PyTorch is imported when a function is called, not when this module is.
 """
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, Optional
 
 import numpy as np
+
+from ._export_torch import export_network
 
 DEFAULT_CHUNK_SIZE = 1024
 

@@ -802,16 +802,21 @@ fn per_input(
     };
     if !ok {
         let want_rows = rows.map_or("rows".to_string(), |n| n.to_string());
+        let full = input_shape
+            .iter()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let expected = if input_shape.len() == 1 {
+            format!("({want_rows}, {d})")
+        } else {
+            format!("({want_rows}, {d}) or ({want_rows}, {full})")
+        };
         return Err(format_err(
             &dir.join(name),
             format!(
-                "array of shape {}, expected ({want_rows}, {d}) or ({want_rows}, {}) — {what} (d and input_shape from bundle.json)",
+                "array of shape {}, expected {expected} — {what} (d and input_shape from bundle.json)",
                 npy::shape_string(s),
-                input_shape
-                    .iter()
-                    .map(|v| v.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
             ),
         ));
     }
