@@ -39,7 +39,8 @@ pub fn write_bundle(
 ) -> PyResult<()> {
     let dir = Path::new(out);
     let g = array(&grads);
-    let map: BTreeMap<String, NpyArray> = arrays.iter().map(|(k, a)| (k.clone(), array(a))).collect();
+    let map: BTreeMap<String, NpyArray> =
+        arrays.iter().map(|(k, a)| (k.clone(), array(a))).collect();
     py.detach(|| {
         let bundle = bundle_from_arrays(dir, manifest, g, &map)?;
         write(dir, &bundle, &[])
