@@ -133,3 +133,18 @@ def test_a_layer_that_is_not_the_first_is_refused(tmp_path, parts, rng):
     g = dict(parts["grads"])
     g["W"] = g["W"] + 0.1 * rng.standard_normal(g["W"].shape)
     refused(tmp_path, dict(parts, grads=g), "first_layer", "'W'")
+
+
+def test_rewriting_a_bundle_leaves_no_stale_file(tmp_path, parts, rng):
+    out = tmp_path / "b"
+    write(out, dict(parts, X_test=rng.standard_normal((5, 3)), y_test=np.zeros(5), test_outputs=np.ones(5)))
+    assert (out / "test_x.npy").exists()
+    write(out, parts)
+    assert not any((out / f).exists() for f in ("test_x.npy", "test_y.npy", "test_outputs.npy"))
+    # a failed rewrite leaves the old bundle as it was
+    before = sorted(p.name for p in out.iterdir())
+    bad = dict(parts, y=parts["y"][:-1])
+    with pytest.raises(ValueError):
+        write(out, bad)
+    assert sorted(p.name for p in out.iterdir()) == before
+    assert sgdstab.sobolev(out, orders=1).ok

@@ -1319,13 +1319,27 @@ pub fn write_bundle(dir: &Path, bundle: &Bundle, extra: &[(&str, &[u8])]) -> Res
     let npy_file = |name: &str, shape: &[usize], data: &[f64]| {
         crate::io::write_atomic(&dir.join(name), &npy::to_bytes(shape, data))
     };
-    // a bundle's gradient file is grads.npy: remove the dictionary forms of an older bundle
-    for other in &GRADIENT_FILES[1..] {
-        if dir.join(other).exists() {
-            std::fs::remove_file(dir.join(other)).map_err(|source| Error::Io {
-                path: dir.join(other),
-                source,
-            })?;
+    // over an older bundle: remove its files this one does not have (the dictionary forms of
+    // the gradients, a test set, perturbed outputs), so that no stale file is read with it
+    if dir.join(MANIFEST_FILE).exists() || dir.join(LEGACY_META_FILE).exists() {
+        let mut stale: Vec<&str> = GRADIENT_FILES[1..].to_vec();
+        let has = |name: &str| match name {
+            OUTPUTS_FILE => checked.outputs.is_some(),
+            W1_FILE => checked.w1.is_some(),
+            TEST_X_FILE | TEST_Y_FILE => checked.test.is_some(),
+            TEST_OUTPUTS_FILE => checked.test.as_ref().is_some_and(|t| t.outputs.is_some()),
+            PERTURBED_X_FILE | PERTURBED_INDEX_FILE | PERTURBED_OUTPUTS_FILE => {
+                checked.perturbed.is_some()
+            }
+            PARAMS_FILE => checked.params.is_some(),
+            _ => true,
+        };
+        stale.extend(KNOWN_FILES.iter().copied().filter(|f| !has(f)));
+        for name in stale {
+            let path = dir.join(name);
+            if path.exists() {
+                std::fs::remove_file(&path).map_err(|source| Error::Io { path, source })?;
+            }
         }
     }
     npy_file(

@@ -23,8 +23,9 @@
 //!   convolution is the circular one on the grid `(h + k_h − 1) × (w + k_w − 1)` applied to `x`
 //!   padded with zeros, restricted to the output positions (no wrapped index reaches a non-zero
 //!   entry), and embedding and restriction have norm 1, so `‖C‖_2 <= ` that circular norm.
-//!   Lower bound: the power iteration on `CᵀC` (applied as convolutions, [`POWER_ITERATIONS`]
-//!   steps from a seeded start); every iterate `v` gives `‖Cv‖_2 / ‖v‖_2 <= ‖C‖_2`.
+//!   Lower bound: the power iteration on `CᵀC` (applied as convolutions, at most
+//!   [`POWER_ITERATIONS`] steps from a seeded start); every iterate `v` gives
+//!   `‖Cv‖_2 / ‖v‖_2 <= ‖C‖_2`.
 //!
 //! [`Conv2d::dense_matrix`] builds `C` itself (tests compare the norm with its SVD).
 
@@ -33,8 +34,9 @@ use crate::networks::matrix_norm::spectral_norm;
 use crate::random::SplitMix64;
 use serde::Serialize;
 
-/// Power-iteration steps of the lower bound (zero padding).
-pub const POWER_ITERATIONS: usize = 200;
+/// Largest number of power-iteration steps of the lower bound (zero padding); it stops earlier
+/// when `‖Cv‖` changes by less than `1e-15` relative.
+pub const POWER_ITERATIONS: usize = 2000;
 
 /// A stride-1 2-D convolution as a linear map of the flattened input.
 #[derive(Debug, Clone, PartialEq)]
@@ -275,7 +277,12 @@ impl Conv2d {
             }
             v.iter_mut().for_each(|a| *a /= nv);
             let cv = self.apply(&v);
-            best = best.max(norm2(&cv));
+            let value = norm2(&cv);
+            let settled = value <= best * (1.0 + 1e-15);
+            best = best.max(value);
+            if settled {
+                break;
+            }
             v = self.apply_adjoint(&cv);
         }
         best
@@ -354,8 +361,8 @@ mod tests {
                 if pad == Padding::Circular {
                     assert!((b.upper - exact).abs() <= 1e-11 * exact, "{b:?} vs {exact}");
                 } else {
-                    // the power iteration converges on these small operators
-                    assert!((b.lower - exact).abs() <= 1e-6 * exact, "{b:?} vs {exact}");
+                    // the power iteration comes close on these small operators
+                    assert!((b.lower - exact).abs() <= 1e-7 * exact, "{b:?} vs {exact}");
                 }
                 // the adjoint is the transpose
                 let y = kernel(conv.output_len(), 3);
