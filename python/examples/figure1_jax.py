@@ -99,7 +99,7 @@ HIDDEN = 32
 def main(argv=None) -> int:
     global HIDDEN
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--small", action="store_true", help="the CI size: 48 images, 16 hidden units, 2000 steps")
+    ap.add_argument("--small", action="store_true", help="the CI size: 64 images, 16 hidden units, 2000 steps")
     ap.add_argument("--n", type=int, default=200, help="training images")
     ap.add_argument("--seeds", type=int, default=2, help="seeds per setting")
     ap.add_argument("--steps", type=int, default=40_000, help="SGD step budget per run")
@@ -109,7 +109,7 @@ def main(argv=None) -> int:
     ap.add_argument("--plot", type=Path, default=None, help="draw the two panels here (.png/.svg)")
     a = ap.parse_args(argv)
     if a.small:
-        a.n, a.seeds, a.steps, a.threshold, HIDDEN = 48, 2, 2000, 1e-3, 16
+        a.n, a.seeds, a.steps, a.threshold, HIDDEN = 64, 2, 2000, 1e-3, 16
 
     import jax
 
