@@ -225,7 +225,7 @@ pub struct Measured {
     pub train_residual_max: f64,
 }
 
-/// The `generalization` report (`schema_version` [`GENERALIZATION_SCHEMA_VERSION`]).
+/// The `generalization` report (`schema_version` [`GENERALIZATION_SCHEMA_VERSION`](super::GENERALIZATION_SCHEMA_VERSION)).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GeneralizationReport {
     /// Schema version.
